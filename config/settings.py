@@ -1,0 +1,90 @@
+"""Runtime settings, read from the environment and a `.env` file.
+
+Every variable of the deployment contract lives here, so start-up fails early
+with one line naming the variable that is wrong instead of a traceback later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from config.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """All configuration of a chatjobs process (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Redis: unset means the embedded server, persisted under the data dir.
+    redis_url: str | None = None
+    chatjobs_data_dir: Path = Path(".chatjobs")
+
+    # Model
+    openai_api_key: SecretStr | None = None
+    openai_base_url: AnyHttpUrl | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str | None = None
+    embeddings_base_url: AnyHttpUrl | None = None
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_guild_id: int | None = Field(default=None, gt=0)
+    discord_api_url: AnyHttpUrl | None = None
+
+    # Who may change jobs and bots besides platform admins.
+    chatjobs_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    # Conversations keep this many turns and expire after this many days idle.
+    chatjobs_history_turns: int = Field(default=50, ge=2, le=1000)
+    chatjobs_history_days: int = Field(default=30, ge=1, le=3650)
+
+    chatjobs_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("chatjobs_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("chatjobs_log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def embeddings_url(self) -> AnyHttpUrl | None:
+        """Where embeddings are requested: its own URL, else the model's."""
+        return self.embeddings_base_url or self.openai_base_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise `ConfigError` with one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigError("; ".join(problems)) from None

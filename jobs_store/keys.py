@@ -1,0 +1,52 @@
+"""The Redis key scheme. Every key chatjobs writes starts with `cj:`.
+
+| key | type | holds |
+| --- | --- | --- |
+| `cj:{ws}:job:{id}` | string | the job's current version, JSON |
+| `cj:{ws}:job:{id}:versions` | list | every version of the job, oldest first, JSON |
+| `cj:{ws}:jobs` | hash | lower-cased job name → job id (the uniqueness index) |
+| `cj:{ws}:bot:{id}` | string | a bot, JSON |
+| `cj:{ws}:bots` | hash | lower-cased bot name → bot id |
+| `cj:contact:{platform}:{workspace}:{user}` | string | a contact, JSON |
+| `cj:conv:{conversation id}:turns` | list | the conversation's latest turns, JSON, oldest first |
+
+`{ws}` is the job library's workspace: one deployment serves one library,
+`default`, shared by Slack, Discord and the console (see README).
+"""
+
+PREFIX = "cj"
+
+
+def job(ws: str, job_id: str) -> str:
+    """The current version of a job."""
+    return f"{PREFIX}:{ws}:job:{job_id}"
+
+
+def job_versions(ws: str, job_id: str) -> str:
+    """Every version of a job, oldest first."""
+    return f"{PREFIX}:{ws}:job:{job_id}:versions"
+
+
+def job_names(ws: str) -> str:
+    """Lower-cased job name → job id."""
+    return f"{PREFIX}:{ws}:jobs"
+
+
+def bot(ws: str, bot_id: str) -> str:
+    """A bot."""
+    return f"{PREFIX}:{ws}:bot:{bot_id}"
+
+
+def bot_names(ws: str) -> str:
+    """Lower-cased bot name → bot id."""
+    return f"{PREFIX}:{ws}:bots"
+
+
+def contact(contact_id: str) -> str:
+    """A contact, by `platform:workspace:user`."""
+    return f"{PREFIX}:contact:{contact_id}"
+
+
+def conversation_turns(conversation_id: str) -> str:
+    """A conversation's latest turns."""
+    return f"{PREFIX}:conv:{conversation_id}:turns"

@@ -1,0 +1,44 @@
+"""Helpers shared by the repositories: ids, lookups by name, suggestions."""
+
+from __future__ import annotations
+
+import difflib
+import secrets
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from redis.client import Pipeline
+
+from jobs_store.errors import NotFound
+
+DEFAULT_WORKSPACE = "default"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def new_id(prefix: str) -> str:
+    """A short random id such as `job_3fa2c1d9`."""
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+def load(pipe: Any, key: str, model: type[M]) -> M | None:
+    """Read one JSON record (works on a client or a watching pipeline)."""
+    raw = pipe.get(key)
+    return model.model_validate_json(raw) if raw else None
+
+
+def resolve_id(pipe: Pipeline | Any, names_key: str, ref: str, record_key: Any) -> str | None:
+    """The id of the record named `ref` (any case), or `ref` itself if it is an id."""
+    ref = ref.strip()
+    found = pipe.hget(names_key, ref.lower())
+    if found:
+        return str(found)
+    return ref if ref and pipe.exists(record_key(ref)) else None
+
+
+def not_found(kind: str, ref: str, names: Iterable[str], list_command: str) -> NotFound:
+    """A `NotFound` that suggests the closest name, if any is close."""
+    close = difflib.get_close_matches(ref, list(names), n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return NotFound(f"No {kind} named '{ref}'.{hint} See {list_command} for the list.")
