@@ -1,0 +1,77 @@
+"""The admin command grammar, shared by Slack, Discord, the console and the CLI.
+
+    /jobs <subcommand> [positional ...] [key=value ...]
+
+Tokens are split shell-style: quote values with spaces (`name="Take a message"`).
+A token `key=value` sets a field; any other token is positional (a job or bot
+name or id). Inside a value, `\\n` stands for a line break, for clients that
+send one line only.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.errors import CommandError
+
+_FIELD = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)=(?P<value>.*)$", re.S)
+
+
+class Command(BaseModel):
+    """One parsed command: `/{group} {name} {args} {fields}`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    name: str
+    args: tuple[str, ...] = ()
+    fields: dict[str, str] = {}
+    #: The text after the subcommand, untouched (for `import`, which takes YAML).
+    rest: str = ""
+
+
+def split(text: str) -> list[str]:
+    """Split `text` shell-style; unbalanced quotes are a `CommandError`."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise CommandError(
+            f"Could not read the command: {exc}. Close every quote you open, "
+            'e.g. name="Take a message".'
+        ) from None
+
+
+#: Subcommands whose text is taken as is, not split into tokens (YAML).
+RAW_SUBCOMMANDS = frozenset({"import"})
+_HEAD = re.compile(r"^\s*(?P<head>\S+)[ \t]*\n?(?P<tail>.*)$", re.S)
+
+
+def parse(group: str, command: str | Sequence[str]) -> Command:
+    """Parse the text (or the already split tokens) after `/{group}`."""
+    if isinstance(command, str):
+        head = _HEAD.match(command)
+        if head and head["head"].lower() in RAW_SUBCOMMANDS:
+            return Command(group=group, name=head["head"].lower(), rest=head["tail"].rstrip())
+        tokens = split(command)
+    else:
+        tokens = list(command)
+    if not tokens:
+        return Command(group=group, name="help")
+    name, *rest = tokens
+    args: list[str] = []
+    fields: dict[str, str] = {}
+    for token in rest:
+        match = _FIELD.match(token)
+        if not match:
+            args.append(token)
+            continue
+        key = match["key"].lower()
+        if key in fields:
+            raise CommandError(f"{key}: given twice; give each field once.")
+        fields[key] = match["value"].replace("\\n", "\n")
+    return Command(group=group, name=name.lower(), args=tuple(args), fields=fields,
+                   rest=" ".join(rest))
