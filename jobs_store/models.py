@@ -98,6 +98,8 @@ class AudienceRule(BaseModel):
                 _check_choices("role", values, ROLES)
                 roles |= values
             elif key.startswith("meta."):
+                if not values:  # `meta.plan=,` would store a rule that never parses back
+                    raise InvalidInput("rule", f"{key} needs a value, e.g. {key}=trial")
                 meta[key[5:]] = frozenset(values)
             else:
                 raise InvalidInput("rule", f"unknown condition '{key}'; use {RULE_HELP}")
