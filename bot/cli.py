@@ -12,10 +12,12 @@ and exits with status 1; a configuration error exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import signal
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from types import FrameType
 
@@ -93,10 +95,8 @@ def _admin_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    try:
+    with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401  (line editing and history at the prompt)
-    except ImportError:  # pragma: no cover - not on every platform
-        pass
     with open_app(settings) as app:
         adapter = ConsoleAdapter(
             respond=_console_responder(app),
@@ -111,7 +111,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _console_responder(app: App) -> object:
+def _console_responder(app: App) -> Callable[[IncomingMessage], str]:
     matcher = JobMatcher()
 
     def respond(message: IncomingMessage) -> str:

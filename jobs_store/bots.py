@@ -25,6 +25,9 @@ DEFAULT_PERSONA = (
 )
 
 
+_Bots = list[Bot]  # `list` is a method name below, so spell the type out here
+
+
 class BotStore:
     """Repository of one workspace's bots."""
 
@@ -56,10 +59,10 @@ class BotStore:
 
         return self._transaction(write, self._key(DEFAULT_BOT_ID))
 
-    def list(self) -> list[Bot]:
+    def list(self) -> _Bots:
         """Every bot, the default first, then by name."""
         ids = self._redis.hvals(self._names_key)
-        raws = self._redis.mget([self._key(i) for i in ids]) if ids else []
+        raws = self._redis.mget([self._key(str(i)) for i in ids]) if ids else []
         bots = [Bot.model_validate_json(raw) for raw in raws if raw]
         return sorted(bots, key=lambda b: (b.id != DEFAULT_BOT_ID, b.name.lower()))
 

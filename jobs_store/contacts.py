@@ -34,5 +34,6 @@ class ContactStore:
             pipe.set(key, merged.model_dump_json())
             return merged
 
-        result: Contact = self._redis.transaction(write, key, value_from_callable=True)
+        result = self._redis.transaction(write, key, value_from_callable=True)  # type: ignore[arg-type]
+        assert isinstance(result, Contact)
         return result

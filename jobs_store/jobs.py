@@ -7,7 +7,7 @@ refused (`StaleVersion`) with who replaced it and when.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from jobs_store import keys
 from jobs_store.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from jobs_store.models import JOB_FIELDS, Bot, Job, now_utc, validated
 from jobs_store.records import DEFAULT_WORKSPACE, load, new_id, not_found, resolve_id
+
+_Jobs = list[Job]  # `list` is a method name below, so spell the type out here
 
 
 class JobStore:
@@ -36,16 +38,16 @@ class JobStore:
 
     # --- reading ------------------------------------------------------------
 
-    def list(self) -> list[Job]:
+    def list(self) -> _Jobs:
         """Every job, sorted by name."""
         ids = self._redis.hvals(keys.job_names(self._ws))
-        raws = self._redis.mget([keys.job(self._ws, i) for i in ids]) if ids else []
+        raws = self._redis.mget([keys.job(self._ws, str(i)) for i in ids]) if ids else []
         jobs = [Job.model_validate_json(raw) for raw in raws if raw]
         return sorted(jobs, key=lambda job: job.name.lower())
 
-    def get_many(self, job_ids: Iterable[str]) -> list[Job]:
+    def get_many(self, job_ids: Iterable[str]) -> _Jobs:
         """The jobs with these ids, in that order, skipping any that are gone."""
-        ids = list(job_ids)
+        ids = [*job_ids]
         raws = self._redis.mget([keys.job(self._ws, i) for i in ids]) if ids else []
         return [Job.model_validate_json(raw) for raw in raws if raw]
 
@@ -61,7 +63,7 @@ class JobStore:
             raise not_found("job", ref, (j.name for j in self.list()), "/jobs list")
         return job
 
-    def history(self, ref: str) -> list[Job]:
+    def history(self, ref: str) -> _Jobs:
         """Every version of the job, newest first."""
         job = self.get(ref)
         raws = self._redis.lrange(keys.job_versions(self._ws, job.id), 0, -1)
@@ -149,7 +151,7 @@ class JobStore:
 
         def write(pipe: Pipeline) -> Job:
             current = self._current(pipe, job_id, ref)
-            bot_keys = [keys.bot(self._ws, bot_id) for bot_id in pipe.hvals(bot_names)]
+            bot_keys = [keys.bot(self._ws, str(bot_id)) for bot_id in pipe.hvals(bot_names)]
             if bot_keys:
                 pipe.watch(*bot_keys)
             bots = {key: pipe.get(key) for key in bot_keys}
@@ -158,12 +160,14 @@ class JobStore:
             pipe.hdel(self._names_key, current.name.lower())
             for key, raw in bots.items():
                 if raw:
-                    pipe.set(key, _without_job(raw, job_id, actor, self._clock()))
+                    pipe.set(key, _without_job(str(raw), job_id, actor, self._clock()))
             return current
 
         return self._transaction(write, keys.job(self._ws, job_id), bot_names)
 
-    def import_many(self, items: list[Mapping[str, Any]], *, actor: str) -> tuple[int, int, int]:
+    def import_many(
+        self, items: Sequence[Mapping[str, Any]], *, actor: str
+    ) -> tuple[int, int, int]:
         """Create or update jobs by name, all or nothing.
 
         Everything is validated before anything is written. Returns the counts
@@ -187,7 +191,7 @@ class JobStore:
             created = updated = unchanged = 0
             for item in items:
                 existing_id = pipe.hget(self._names_key, str(item["name"]).strip().lower())
-                current = load(pipe, self._job_key(existing_id), Job) if existing_id else None
+                current = load(pipe, self._job_key(str(existing_id)), Job) if existing_id else None
                 if current is None:
                     planned.append((validated(Job, {
                         **item, "id": new_id("job"), "created_by": actor, "created_at": now,

@@ -190,8 +190,8 @@ def import_jobs(stores: Stores, caller: Caller, command: Command) -> Result:
                            "(the format /jobs export writes).")
     items = library_yaml.load(text)
     created, updated, unchanged = stores.jobs.import_many(items, actor=caller.user)
-    return Result(title=f"Imported {count(len(items), 'job')}: {created} created, {updated} updated, "
-                        f"{unchanged} unchanged.")
+    return Result(title=f"Imported {count(len(items), 'job')}: {created} created, "
+                        f"{updated} updated, {unchanged} unchanged.")
 
 
 # --- helpers ------------------------------------------------------------------

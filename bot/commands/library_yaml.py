@@ -48,7 +48,8 @@ def load(text: str) -> list[dict[str, str]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise InvalidInput("import", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", exc)
+        raise InvalidInput("import", f"not valid YAML{where}: {problem}") from None
     items: Any = document.get("jobs") if isinstance(document, dict) else document
     if not isinstance(items, list) or not items:
         raise InvalidInput("import", "expected a 'jobs:' list with at least one job "

@@ -75,7 +75,8 @@ class Group:
             text = [f"Usage: /{self.name} {sub.usage}", sub.summary]
             if sub.details:
                 text.append(sub.details)
-            return Result(title=f"/{self.name} {sub.name}", blocks=(Paragraph(text="\n\n".join(text)),))
+            return Result(title=f"/{self.name} {sub.name}",
+                          blocks=(Paragraph(text="\n\n".join(text)),))
         rows = tuple((f"/{self.name} {s.usage}", s.summary) for s in self.subcommands.values())
         return Result(
             title=f"/{self.name}: {self.summary}",

@@ -24,7 +24,8 @@ def to_text(result: Result) -> str:
 def _field(label: str, value: str, width: int) -> str:
     lines = value.splitlines() or [""]
     pad = " " * (width + 2)
-    return f"{label + ':':<{width + 1}} {lines[0]}" + "".join(f"\n{pad}{line}" for line in lines[1:])
+    rest = "".join(f"\n{pad}{line}" for line in lines[1:])
+    return f"{label + ':':<{width + 1}} {lines[0]}{rest}"
 
 
 def _table(table: Table) -> str:
