@@ -20,13 +20,13 @@ class ContactStore:
         return Contact.model_validate_json(raw) if raw else None
 
     def save(self, contact: Contact) -> Contact:
-        """Store what the platform tells us, keeping the first time we saw them."""
+        """Store what the platform tells us, keeping the earliest first-seen time."""
         key = keys.contact(contact.id)
 
         def write(pipe: redis.client.Pipeline) -> Contact:
             raw = pipe.get(key)
             if raw:
-                first_seen = Contact.model_validate_json(raw).first_seen
+                first_seen = min(Contact.model_validate_json(raw).first_seen, contact.first_seen)
                 merged = contact.model_copy(update={"first_seen": first_seen})
             else:
                 merged = contact

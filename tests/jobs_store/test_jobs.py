@@ -17,7 +17,9 @@ RULE_500 = "meta.k=" + "v" * 493
 RULE_501 = "meta.k=" + "v" * 494
 
 
-def new_job(store: JobStore, name: str = "Take a message", *, actor: str = "ana", **fields: Any) -> Job:
+def new_job(
+    store: JobStore, name: str = "Take a message", *, actor: str = "ana", **fields: Any
+) -> Job:
     return store.create({"name": name, "instructions": STEPS, **fields}, actor=actor)
 
 
@@ -310,7 +312,9 @@ def test_concurrent_edits_never_lose_an_update(
     job = new_job(jobs)
     edits = 60
 
-    saved, refused, errors = _run_editors(redis_url, job.id, edits=edits, check_version=check_version)
+    saved, refused, errors = _run_editors(
+        redis_url, job.id, edits=edits, check_version=check_version
+    )
 
     assert errors == []
     assert len(saved) + refused == 2 * edits  # each edit was either saved or refused, loudly
