@@ -46,6 +46,18 @@ def test_saving_again_updates_the_contact_but_keeps_when_we_first_saw_them(
     assert store.get("slack:T1:U1") == saved
 
 
+def test_an_earlier_first_seen_from_the_platform_wins(redis_client: redis.Redis) -> None:
+    # e.g. Discord's joined_at arrives after we first met the user.
+    store = ContactStore(redis_client)
+    store.save(Contact(platform="discord", workspace="G1", user="U1", first_seen=T0))
+
+    saved = store.save(Contact(platform="discord", workspace="G1", user="U1",
+                               first_seen=T0 - timedelta(days=400)))
+
+    assert saved.first_seen == T0 - timedelta(days=400)
+    assert store.get("discord:G1:U1").first_seen == T0 - timedelta(days=400)
+
+
 def test_the_same_user_id_on_another_platform_is_another_contact(
     redis_client: redis.Redis,
 ) -> None:
@@ -103,6 +115,7 @@ def test_last_returns_only_the_newest_turns(redis_client: redis.Redis) -> None:
     assert [t.text for t in store.turns(CONV, last=2)] == ["message 4", "message 5"]
     assert len(store.turns(CONV, last=10)) == 5
     assert len(store.turns(CONV, last=None)) == 5
+    assert store.turns(CONV, last=0) == []
 
 
 def test_history_expires_when_idle_and_each_turn_pushes_expiry_back(

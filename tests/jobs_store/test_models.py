@@ -125,6 +125,8 @@ def test_the_text_form_is_canonical_and_round_trips(text: str, canonical: str) -
         ("first_seen_within=3651d", "not '3651d'"),
         ("first_seen_within=1w", "not '1w'"),
         ("meta.plan=,", "meta.plan needs a value"),
+        ("platform=slack platform=discord", "platform is given twice"),
+        ("meta.plan=a meta.plan=b", "meta.plan is given twice"),
     ],
 )
 def test_a_bad_rule_is_refused_naming_the_condition(text: str, words: str) -> None:
