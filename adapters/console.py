@@ -1,7 +1,7 @@
 """The console: a terminal as a chat platform, for trying chatjobs locally.
 
 It is a real adapter: each line becomes an `IncomingMessage` (platform
-`console`, one DM conversation per session user), replies are rendered as
+`console`, one DM conversation per user name), replies are rendered as
 plain text, and lines starting with `/` are admin commands in the same
 grammar as Slack and Discord (`/jobs …`, `/bots …`). The person at the
 terminal is the operator, so they are an admin.
@@ -22,7 +22,6 @@ from bot.models import IncomingMessage
 log = logging.getLogger(__name__)
 
 WORKSPACE = "local"
-CHANNEL = "console"
 _HELP = """\
 Type a message to talk to the agent. Commands:
   /jobs …   manage the job library (/jobs help)
@@ -57,7 +56,7 @@ class ConsoleAdapter:
         return IncomingMessage(
             platform="console",
             workspace=WORKSPACE,
-            channel=CHANNEL,
+            channel=f"dm-{self.user}",
             user=self.user,
             user_name=self.user,
             text=line,

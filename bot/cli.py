@@ -36,7 +36,13 @@ from config.settings import Settings, load_settings
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in GROUPS:
+        # Everything after `jobs`/`bots` belongs to the command grammar, even
+        # `--help`, which argparse would otherwise take for itself.
+        args = argparse.Namespace(run=_admin_command, group=argv[0], words=argv[1:])
+    else:
+        args = _parser().parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:

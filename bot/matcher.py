@@ -2,20 +2,32 @@
 
 Lexical relevance is BM25 (bm25s) over each job's name, trigger, description
 and instructions, with the name and trigger counted more because they say
-what the job is for. A job whose audience rule excludes the contact is never
-returned. Scores are normalized to 0–1 against the best score any job could
-get for the query, so one threshold works whatever the library size.
+what the job is for. Words are stemmed (Snowball, via PyStemmer) and the small
+words of conversation ("how do I", "can you") are left out, so small talk
+matches nothing.
+
+A score is the job's BM25 score over the score of an ideal job: one of average
+length holding each content word of the message once. It reads as "how much of
+what the user said this job explains", 0–1, and words no job knows pull it
+down, so one threshold works whatever the library size. Word weights (IDF) are
+computed as if the library held at least `_MIN_LIBRARY` jobs: in a library of
+two jobs, a word both share is still strong evidence, not none. A job whose
+audience rule excludes the contact is never returned.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import bm25s
 import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 from jobs_store.models import Contact, Job
 
@@ -23,6 +35,19 @@ from jobs_store.models import Contact, Job
 _WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1), ("instructions", 1))
 #: Below this normalized score, a job did not match.
 THRESHOLD = 0.2
+#: Words of conversation that say nothing about what the user wants.
+_CHAT_WORDS = """
+i i'm im me my mine myself you your yours we our us he she him her his they them it its
+how what when where why who whom which whose can can't cant could would should shall may
+might must do does did doing done don't dont is are am was were be been being have has had
+having get got gets getting please pls want wants wanted need needs like would i'd i've
+hi hello hey thanks thank ok okay yes yeah sure just also still some any all much many
+very really so too more most about there here this that these those from up out over
+know let lets let's one thing things something anything way going go make help
+""".split()  # noqa: SIM905 (a word list reads best as text)
+_STOPWORDS = sorted(set(STOPWORDS_EN) | set(_CHAT_WORDS))
+_MIN_LIBRARY = 50
+_STEMMER = Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -34,8 +59,10 @@ class Match:
     reasons: tuple[str, ...]
 
 
-def _tokens(texts: list[str]) -> list[list[str]]:
-    result = bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+def _tokens(texts: list[str], *, stem: bool = True) -> list[list[str]]:
+    result = bm25s.tokenize(texts, stopwords=_STOPWORDS,
+                            stemmer=_STEMMER.stemWords if stem else None,
+                            return_ids=False, show_progress=False)
     return [list(tokens) for tokens in result]
 
 
@@ -45,17 +72,30 @@ class _Index:
     def __init__(self, jobs: Sequence[Job]) -> None:
         self.jobs = list(jobs)
         docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
-        self.doc_tokens = _tokens(docs)
-        self.vocab = {token for tokens in self.doc_tokens for token in tokens}
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(self.doc_tokens, show_progress=False)
+        self.doc_tokens = [set(tokens) for tokens in _tokens(docs)]
+        self.doc_freq = Counter(t for tokens in self.doc_tokens for t in tokens)
+        self.bm25: bm25s.BM25 | None = None
+        if self.doc_freq:  # bm25s cannot index a corpus without a single word
+            self.bm25 = bm25s.BM25(method="lucene")
+            self.bm25.index(_tokens(docs), show_progress=False)
 
-    def scores(self, text: str) -> tuple[np.ndarray, set[str]]:
-        """Raw BM25 scores per job, and the query words the library knows."""
-        query = [t for t in _tokens([text])[0] if t in self.vocab]
-        if not query:
-            return np.zeros(len(self.jobs)), set()
-        return np.asarray(self.bm25.get_scores(query)), set(query)
+    def scores(self, query: set[str]) -> np.ndarray:
+        """Normalized scores (0–1) per job for the message's stemmed content words."""
+        known = sorted(t for t in query if t in self.doc_freq)
+        if not known or self.bm25 is None:
+            return np.zeros(len(self.jobs))
+        total = np.zeros(len(self.jobs))
+        for token in known:  # BM25 term by term, re-weighted with the smoothed IDF
+            weight = self._idf(token, smoothed=True) / self._idf(token, smoothed=False)
+            total += np.asarray(self.bm25.get_scores([token])) * weight
+        ideal = sum(self._idf(t, smoothed=True) for t in query)
+        return np.minimum(total / ideal, 1.0)
+
+    def _idf(self, token: str, *, smoothed: bool) -> float:
+        """BM25's (Lucene) inverse document frequency; highest for unknown words."""
+        n = max(len(self.jobs), _MIN_LIBRARY) if smoothed else len(self.jobs)
+        df = self.doc_freq.get(token, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 class JobMatcher:
@@ -80,15 +120,15 @@ class JobMatcher:
         if not eligible or not text.strip():
             return []
         index = self._index(eligible)
-        raw, words = index.scores(text)
-        best_possible = max(float(raw.max()), 1e-9)
+        words = _content_words(text)
+        scores = index.scores(set(words.values()))
         matches = []
-        for position in np.argsort(-raw)[:limit]:
-            score = float(raw[position]) / best_possible * _coverage(words, text)
-            if raw[position] <= 0 or score < self.threshold:
+        for position in np.argsort(-scores, kind="stable")[:limit]:
+            score = float(scores[position])
+            if score <= 0 or score < self.threshold:
                 continue
             job = index.jobs[position]
-            shared = sorted(words & set(index.doc_tokens[position]))
+            shared = [word for word, stem in words.items() if stem in index.doc_tokens[position]]
             reasons = [f"shares words: {', '.join(shared[:6])}"]
             if job.rule:
                 reasons.append(f"audience rule holds: {job.rule}")
@@ -106,10 +146,10 @@ class JobMatcher:
             return index
 
 
-def _coverage(words: set[str], text: str) -> float:
-    """The share of the message's content words the library knows (0–1)."""
-    asked = set(_tokens([text])[0])
-    return len(words) / len(asked) if asked else 0.0
+def _content_words(text: str) -> dict[str, str]:
+    """The message's content words, as typed (lower case), each with its stem."""
+    words = _tokens([text], stem=False)[0]
+    return dict(zip(words, _STEMMER.stemWords(words), strict=True))
 
 
 def _admits(job: Job, contact: Contact | None, now: datetime) -> bool:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("chatjobs_data_dir")
+    @classmethod
+    def _a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
+
     @field_validator("chatjobs_admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:

@@ -43,16 +43,20 @@ class BotStore:
         self._clock = clock
 
     def ensure_default(self) -> Bot:
-        """The default bot, created on first use."""
-        bot = Bot(id=DEFAULT_BOT_ID, name="chatjobs", persona=DEFAULT_PERSONA,
-                  updated_by="chatjobs", updated_at=self._clock())
+        """The default bot, created on first use.
+
+        It is called `chatjobs`, or `chatjobs default` if a bot of that name
+        was made first.
+        """
 
         def write(pipe: Pipeline) -> Bot:
             existing = load(pipe, self._key(DEFAULT_BOT_ID), Bot)
             if existing is not None:
                 return existing
-            if pipe.hexists(self._names_key, bot.name.lower()):
-                raise AlreadyExists(f"name: a bot named '{bot.name}' already exists.")
+            name = next(n for n in ("chatjobs", "chatjobs default", DEFAULT_BOT_ID)
+                        if not pipe.hexists(self._names_key, n))
+            bot = Bot(id=DEFAULT_BOT_ID, name=name, persona=DEFAULT_PERSONA,
+                      updated_by="chatjobs", updated_at=self._clock())
             pipe.multi()
             self._write(pipe, bot)
             return bot
@@ -94,7 +98,10 @@ class BotStore:
         self, ref: str | None, changes: Mapping[str, Any], *, actor: str,
         expected_version: int | None = None,
     ) -> Bot:
-        """Change persona, model, channels, escalation channel or name."""
+        """Change persona, model, channels, escalation channel or name.
+
+        When nothing would change, nothing is saved and the bot is returned as is.
+        """
         _only_bot_fields(changes)
         if not changes:
             raise InvalidInput("", "Nothing to change: give at least one field=value.")
@@ -159,6 +166,9 @@ class BotStore:
             data = {**current.model_dump(), **change(current), "version": current.version + 1,
                     "updated_by": actor, "updated_at": self._clock()}
             bot = validated(Bot, data)
+            if all(getattr(bot, f) == getattr(current, f)
+                   for f in (*BOT_FIELDS, "draft_jobs", "live_jobs")):
+                return current
             self._check_name_free(pipe, bot)
             pipe.multi()
             if bot.name.lower() != current.name.lower():

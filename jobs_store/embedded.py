@@ -77,15 +77,28 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def __enter__(self) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.socket.parent.mkdir(parents=True, exist_ok=True)
-        self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.socket.parent.mkdir(parents=True, exist_ok=True)
+            lock = self.data_dir / "redis.users.lock"
+            self._users_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"CHATJOBS_DATA_DIR: cannot use {self.data_dir} for the embedded Redis: "
+                f"{exc.strerror}"
+            ) from exc
         fcntl.flock(self._users_fd, fcntl.LOCK_SH)
         try:
             with _locked(self.data_dir / "redis.start.lock"):
                 if not self._responds():
                     self._start()
         except BaseException:
+            # Interrupted or timed out while starting: stop what we started.
+            if self._process is not None:
+                self._process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(_STOP_TIMEOUT_S)
+                self._process = None
             self._release()
             raise
         return self.url

@@ -100,9 +100,11 @@ class JobStore:
         actor: str,
         expected_version: int | None = None,
     ) -> Job:
-        """Save `changes` as the job's next version.
+        """Save `changes` as the job's next version and return it.
 
         With `expected_version`, refuse if the job is no longer at that version.
+        When nothing would change, nothing is saved and the current version is
+        returned.
         """
         _only_job_fields(changes)
         if not changes:
@@ -114,6 +116,8 @@ class JobStore:
             if expected_version is not None and current.version != expected_version:
                 raise _stale(current, expected_version)
             job = self._next_version(current, dict(changes), actor)
+            if _same_fields(job, current):
+                return current
             self._check_name_free(pipe, job)
             pipe.multi()
             self._write(pipe, job, old_name=current.name)
@@ -170,8 +174,10 @@ class JobStore:
     ) -> tuple[int, int, int]:
         """Create or update jobs by name, all or nothing.
 
-        Everything is validated before anything is written. Returns the counts
-        (created, updated, unchanged).
+        Each item is the whole job: a field it leaves out is emptied, so a
+        library imported from an export matches it. Everything is validated
+        before anything is written. Returns the counts (created, updated,
+        unchanged).
         """
         now = self._clock()
         seen: dict[str, int] = {}
@@ -198,8 +204,8 @@ class JobStore:
                         "updated_by": actor, "updated_at": now}), None))
                     created += 1
                     continue
-                job = self._next_version(current, dict(item), actor)
-                if all(getattr(job, f) == getattr(current, f) for f in JOB_FIELDS):
+                job = self._next_version(current, _complete(item), actor)
+                if _same_fields(job, current):
                     unchanged += 1
                     continue
                 planned.append((job, current.name))
@@ -260,6 +266,14 @@ def _only_job_fields(fields: Mapping[str, Any]) -> None:
     for field in fields:
         if field not in JOB_FIELDS:
             raise InvalidInput(field, f"is not a job field; use {', '.join(JOB_FIELDS)}")
+
+
+def _same_fields(job: Job, other: Job) -> bool:
+    return all(getattr(job, f) == getattr(other, f) for f in JOB_FIELDS)
+
+
+def _complete(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {field: item.get(field, "") for field in JOB_FIELDS}
 
 
 def _stale(current: Job, expected: int) -> StaleVersion:

@@ -149,6 +149,12 @@ def _check_choices(key: str, values: set[str], allowed: tuple[str, ...]) -> None
 # --- records ----------------------------------------------------------------
 
 
+def _single_line(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError("must be one line of text, without line breaks or tabs")
+    return value
+
+
 class Job(BaseModel):
     """A playbook for one user goal. Every save is a new, numbered version."""
 
@@ -167,6 +173,11 @@ class Job(BaseModel):
     created_at: datetime = Field(default_factory=now_utc)
     updated_by: str = ""
     updated_at: datetime = Field(default_factory=now_utc)
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return _single_line(value)
 
     @field_validator("rule")
     @classmethod
@@ -201,6 +212,11 @@ class Bot(BaseModel):
     version: int = 1
     updated_by: str = ""
     updated_at: datetime = Field(default_factory=now_utc)
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return _single_line(value)
 
 
 #: The bot fields an admin sets with `/bots create|edit`.
@@ -275,4 +291,6 @@ def _reason(error: Any) -> str:
         return "is required"
     if isinstance(ctx.get("error"), InvalidInput):
         return str(ctx["error"].reason)
+    if isinstance(ctx.get("error"), ValueError):
+        return str(ctx["error"])
     return str(error["msg"])

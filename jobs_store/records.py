@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -28,13 +29,16 @@ def load(pipe: Any, key: str, model: type[M]) -> M | None:
     return model.model_validate_json(raw) if raw else None
 
 
+_ID = re.compile(r"^[a-z]+(?:_[0-9a-f]{8})?$")
+
+
 def resolve_id(pipe: Pipeline | Any, names_key: str, ref: str, record_key: Any) -> str | None:
     """The id of the record named `ref` (any case), or `ref` itself if it is an id."""
     ref = ref.strip()
     found = pipe.hget(names_key, ref.lower())
     if found:
         return str(found)
-    return ref if ref and pipe.exists(record_key(ref)) else None
+    return ref if _ID.match(ref) and pipe.exists(record_key(ref)) else None
 
 
 def not_found(kind: str, ref: str, names: Iterable[str], list_command: str) -> NotFound:

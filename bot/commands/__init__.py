@@ -21,7 +21,7 @@ def run_command(
     """Run `/{group} {command}` for `caller`; refusals come back with `ok=False`."""
     found = GROUPS.get(group.lstrip("/"))
     if found is None:
-        return Result.refused(f"Unknown command /{group}; use one of: "
+        return Result.refused(f"Unknown command /{group.lstrip('/')}; use one of: "
                               + ", ".join(f"/{name}" for name in GROUPS) + ".")
     return found.run(stores, caller, command)
 

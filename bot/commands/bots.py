@@ -64,10 +64,14 @@ def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     if version is not None and not version.isdigit():
         raise InvalidInput("version", "must be the whole number of the version you are editing")
     changes = _values({k: v for k, v in command.fields.items() if k != "version"})
-    bot = stores.bots.update(ref, changes, actor=caller.user,
+    before = stores.bots.get(ref)
+    bot = stores.bots.update(before.id, changes, actor=caller.user,
                              expected_version=int(version) if version else None)
+    if bot.version == before.version:
+        return Result(title=f"Nothing changed: bot {bot.name} stays at version {bot.version}.")
+    changed = [f for f in BOT_FIELDS if getattr(bot, f) != getattr(before, f)]
     return Result(title=f"Saved bot {bot.name} (version {bot.version}; changed: "
-                        f"{', '.join(changes)}).")
+                        f"{', '.join(changed)}).")
 
 
 def _values(fields: dict[str, str]) -> dict[str, object]:

@@ -2,10 +2,12 @@
 
     /jobs <subcommand> [positional ...] [key=value ...]
 
-Tokens are split shell-style: quote values with spaces (`name="Take a message"`).
-A token `key=value` sets a field; any other token is positional (a job or bot
-name or id). Inside a value, `\\n` stands for a line break, for clients that
-send one line only.
+Tokens are split shell-style: quote values with spaces (`name="Take a message"`,
+or with single quotes around text that holds a double quote). A token
+`key=value` sets a field; any other token is positional (a job or bot name or
+id). `\\n` in a value stands for a line break, for clients that send one line
+only; backslashes are otherwise kept as typed. Curly quotes, as phones and
+some keyboards type them, count as straight ones.
 """
 
 from __future__ import annotations
@@ -34,10 +36,22 @@ class Command(BaseModel):
     rest: str = ""
 
 
+_STRAIGHT = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+def clean(text: str) -> str:
+    """Text fit to store: no lone surrogates (which some JSON decoders let through)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def split(text: str) -> list[str]:
     """Split `text` shell-style; unbalanced quotes are a `CommandError`."""
+    lexer = shlex.shlex(text.translate(_STRAIGHT), posix=True, punctuation_chars=False)
+    lexer.whitespace_split = True
+    lexer.escape = ""  # keep backslashes: `\\n` must reach us, even unquoted
+    lexer.commenters = ""
     try:
-        return shlex.split(text)
+        return list(lexer)
     except ValueError as exc:
         raise CommandError(
             f"Could not read the command: {exc}. Close every quote you open, "
@@ -53,12 +67,16 @@ _HEAD = re.compile(r"^\s*(?P<head>\S+)[ \t]*\n?(?P<tail>.*)$", re.S)
 def parse(group: str, command: str | Sequence[str]) -> Command:
     """Parse the text (or the already split tokens) after `/{group}`."""
     if isinstance(command, str):
+        command = clean(command)
         head = _HEAD.match(command)
         if head and head["head"].lower() in RAW_SUBCOMMANDS:
-            return Command(group=group, name=head["head"].lower(), rest=head["tail"].rstrip())
+            tail = head["tail"].rstrip()
+            asks_help = tail.strip().lower() == "help"
+            return Command(group=group, name=head["head"].lower(),
+                           args=("help",) if asks_help else (), rest=tail)
         tokens = split(command)
     else:
-        tokens = list(command)
+        tokens = [clean(token) for token in command]
     if not tokens:
         return Command(group=group, name="help")
     name, *rest = tokens

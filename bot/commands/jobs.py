@@ -129,15 +129,14 @@ def create(stores: Stores, caller: Caller, command: Command) -> Result:
 
 def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     changes = {k: v for k, v in command.fields.items() if k != "version"}
-    expected = _version(command.fields.get("version"))
     current = stores.jobs.get(command.args[0])
-    if changes and all(getattr(current, k) == v.strip() for k, v in changes.items()):
-        return Result(title=f"Nothing changed: '{current.name}' stays at version "
-                            f"{current.version}.")
-    job = stores.jobs.update(current.id, changes, actor=caller.user, expected_version=expected)
+    job = stores.jobs.update(current.id, changes, actor=caller.user,
+                             expected_version=_version(command.fields.get("version")))
+    if job.version == current.version:
+        return Result(title=f"Nothing changed: '{job.name}' stays at version {job.version}.")
     changed = [f for f in JOB_FIELDS if getattr(job, f) != getattr(current, f)]
     return Result(title=f"Saved '{job.name}' as version {job.version} "
-                        f"(changed: {', '.join(changed) or 'nothing'}).",
+                        f"(changed: {', '.join(changed)}).",
                   blocks=(Paragraph(text=f"Undo with /jobs undo {_quote(job.name)}"),))
 
 
@@ -183,8 +182,9 @@ def publish(stores: Stores, caller: Caller, command: Command) -> Result:
 
 def import_jobs(stores: Stores, caller: Caller, command: Command) -> Result:
     text = command.rest
-    if caller.local_files and text and "\n" not in text and (text == "-" or Path(text).is_file()):
-        text = _read_local(text)
+    path = _local_path(text) if caller.local_files else None
+    if path is not None:
+        text = _read_local(path)
     if not text.strip():
         raise CommandError("Give the YAML to import after /jobs import "
                            "(the format /jobs export writes).")
@@ -240,6 +240,16 @@ def _version(value: str | None) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise InvalidInput("version", "must be the whole number of the version you are editing")
     return int(value)
+
+
+def _local_path(text: str) -> str | None:
+    """`text` as a file path (quoted or not) or `-`, when it is one."""
+    if not text or "\n" in text:
+        return None
+    candidate = text.strip()
+    if candidate[:1] in "\"'" and candidate[-1:] == candidate[:1] and len(candidate) > 1:
+        candidate = candidate[1:-1]
+    return candidate if candidate == "-" or Path(candidate).is_file() else None
 
 
 def _read_local(path: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bot.commands.results import count
 from bot.errors import InvalidInput
 from jobs_store.models import JOB_FIELDS, Job
 
@@ -26,8 +27,16 @@ class _Dumper(yaml.SafeDumper):
     """Writes multi-line text as literal blocks, so instructions stay readable."""
 
 
+#: Characters YAML reads as line breaks, which a block scalar would not keep.
+_YAML_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = None
+    if any(ch in value for ch in _YAML_BREAKS):
+        style = '"'  # escaped, so they come back exactly
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -37,7 +46,8 @@ _Dumper.add_representer(str, _text)
 def dump(jobs: list[Job], *, now: datetime) -> str:
     """The jobs as one YAML document, with a comment saying what it is."""
     body = {"jobs": [{f: getattr(job, f) for f in JOB_FIELDS if getattr(job, f)} for job in jobs]}
-    header = f"# chatjobs job library: {len(jobs)} jobs, exported {now:%Y-%m-%d %H:%M} UTC\n"
+    when = f"{now:%Y-%m-%d %H:%M} UTC"
+    header = f"# chatjobs job library: {count(len(jobs), 'job')}, exported {when}\n"
     return header + yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -65,7 +75,11 @@ def load(text: str) -> list[dict[str, str]]:
                                    f"is not a job field; use {', '.join(JOB_FIELDS)}")
             if value is None:
                 continue
-            if not isinstance(value, str | int | float) or isinstance(value, bool):
+            if isinstance(value, bool):
+                raise InvalidInput(f"job {position}: {field}",
+                                   "must be text; YAML reads yes/no/true/false unquoted as "
+                                   "a yes-or-no value, so put it in quotes")
+            if not isinstance(value, str | int | float):
                 raise InvalidInput(f"job {position}: {field}", "must be text")
             job[str(field)] = str(value)
         jobs.append(job)

@@ -125,8 +125,8 @@ def _check_shape(group: str, sub: Subcommand, command: Command) -> None:
     if count < low or count > high:
         extra = ""
         if count > high and any(" " in a or "=" not in a for a in command.args[high:]):
-            extra = ' Quote names that contain spaces, e.g. "Take a message".'
-        raise CommandError(f"Usage: /{group} {sub.usage}.{extra} See /{group} help {sub.name}.")
+            extra = ' (quote names that contain spaces, e.g. "Take a message")'
+        raise CommandError(f"Usage: /{group} {sub.usage}{extra} — see /{group} help {sub.name}")
     unknown = sorted(set(command.fields) - sub.fields)
     if unknown:
         allowed = ", ".join(sorted(sub.fields)) or "none"
