@@ -16,6 +16,8 @@ import redis
 
 from jobs_store.embedded import EmbeddedRedis
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

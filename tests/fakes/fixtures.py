@@ -1,0 +1,1 @@
+"""Fixtures for the fake network peers (OpenAI-compatible server, …)."""
