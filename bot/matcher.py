@@ -11,12 +11,23 @@ length holding each content word of the message once. It reads as "how much of
 what the user said this job explains", 0–1, and words no job knows pull it
 down, so one threshold works whatever the library size. Word weights (IDF) are
 computed as if the library held at least `_MIN_LIBRARY` jobs: in a library of
-two jobs, a word both share is still strong evidence, not none. A job whose
-audience rule excludes the contact is never returned.
+two jobs, a word both share is still strong evidence, not none.
+
+With embeddings (`OPENAI_EMBEDDING_MODEL`), each job also gets a semantic score
+from the cosine similarity between the message and what the job is for,
+rescaled from [`SEMANTIC_FLOOR`, `SEMANTIC_CEILING`] to 0–1; it finds
+paraphrases that share no word with the job. The fused score is the chance
+that either signal is right: 1 − (1 − lexical)(1 − semantic).
+
+A job whose audience rule excludes the contact is never returned. A job in
+progress in the conversation stays first until it is completed or the user
+clearly moves on: another job scores at least `MOVED_ON` while it scores below
+the threshold.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import Counter
@@ -29,12 +40,21 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from bot.embeddings import JobVectors
+from bot.llm.base import ModelError
 from jobs_store.models import Contact, Job
+
+log = logging.getLogger(__name__)
 
 #: How many times a field's words count toward relevance.
 _WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1), ("instructions", 1))
 #: Below this normalized score, a job did not match.
 THRESHOLD = 0.2
+#: Cosine similarities mapped to semantic scores 0 and 1.
+SEMANTIC_FLOOR = 0.25
+SEMANTIC_CEILING = 0.65
+#: A score at which another job shows the user has moved on from the one in progress.
+MOVED_ON = 0.5
 #: Words of conversation that say nothing about what the user wants.
 _CHAT_WORDS = """
 i i'm im me my mine myself you your yours we our us he she him her his they them it its
@@ -67,10 +87,11 @@ def _tokens(texts: list[str], *, stem: bool = True) -> list[list[str]]:
 
 
 class _Index:
-    """A BM25 index over one set of job versions."""
+    """A BM25 index (and the job vectors, with embeddings) over one set of job versions."""
 
-    def __init__(self, jobs: Sequence[Job]) -> None:
+    def __init__(self, jobs: Sequence[Job], vectors: JobVectors | None) -> None:
         self.jobs = list(jobs)
+        self.vectors = vectors.for_jobs(self.jobs) if vectors is not None else None
         docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
         self.doc_tokens = [set(tokens) for tokens in _tokens(docs)]
         self.doc_freq = Counter(t for tokens in self.doc_tokens for t in tokens)
@@ -101,10 +122,16 @@ class _Index:
 class JobMatcher:
     """Ranks jobs for a message; indexes are cached per set of job versions."""
 
-    def __init__(self, *, threshold: float = THRESHOLD) -> None:
+    def __init__(self, *, threshold: float = THRESHOLD, vectors: JobVectors | None = None) -> None:
         self.threshold = threshold
+        self._vectors = vectors
         self._cache: dict[tuple[tuple[str, int], ...], _Index] = {}
         self._lock = threading.Lock()
+
+    @property
+    def semantic(self) -> bool:
+        """Whether embeddings are used."""
+        return self._vectors is not None
 
     def rank(
         self,
@@ -114,26 +141,57 @@ class JobMatcher:
         contact: Contact | None = None,
         now: datetime,
         limit: int = 5,
+        in_progress: str | None = None,
     ) -> list[Match]:
-        """The jobs above the threshold that the contact may be offered, best first."""
+        """The jobs above the threshold that the contact may be offered, best first.
+
+        `in_progress` is the id of a job the conversation is following; it is
+        kept first (even below the threshold) unless the user clearly moved on.
+        """
         eligible = [job for job in jobs if _admits(job, contact, now)]
         if not eligible or not text.strip():
             return []
         index = self._index(eligible)
         words = _content_words(text)
-        scores = index.scores(set(words.values()))
+        lexical = index.scores(set(words.values()))
+        semantic = self._semantic(index, text)
+        fused = 1 - (1 - lexical) * (1 - semantic) if semantic is not None else lexical
+        sticky = next((i for i, job in enumerate(index.jobs) if job.id == in_progress), None)
+        if sticky is not None and fused[sticky] < self.threshold:
+            others = np.delete(fused, sticky)
+            if others.size and others.max() >= MOVED_ON:
+                sticky = None  # the user clearly moved on to something else
         matches = []
-        for position in np.argsort(-scores, kind="stable")[:limit]:
-            score = float(scores[position])
-            if score <= 0 or score < self.threshold:
+        for position in np.argsort(-fused, kind="stable"):
+            score = float(fused[position])
+            if position != sticky and score < max(self.threshold, 1e-9):
                 continue
             job = index.jobs[position]
+            reasons = []
+            if position == sticky:
+                reasons.append("in progress in this conversation")
             shared = [word for word, stem in words.items() if stem in index.doc_tokens[position]]
-            reasons = [f"shares words: {', '.join(shared[:6])}"]
+            if shared:
+                reasons.append(f"shares words: {', '.join(shared[:6])}")
+            if semantic is not None and semantic[position] > 0:
+                reasons.append(f"similar meaning ({semantic[position]:.2f})")
             if job.rule:
                 reasons.append(f"audience rule holds: {job.rule}")
             matches.append(Match(job=job, score=round(score, 3), reasons=tuple(reasons)))
-        return matches
+        if sticky is not None:
+            matches.sort(key=lambda m: m.job.id != in_progress)  # stable: the rest keep order
+        return matches[:limit]
+
+    def _semantic(self, index: _Index, text: str) -> np.ndarray | None:
+        if self._vectors is None or index.vectors is None:
+            return None
+        try:
+            query = self._vectors.for_text(text)
+        except ModelError as exc:
+            log.warning("semantic matching skipped for this message: %s", exc)
+            return None
+        cosine = index.vectors @ query
+        return np.clip((cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0, 1)
 
     def _index(self, jobs: Sequence[Job]) -> _Index:
         key = tuple((job.id, job.version) for job in jobs)
@@ -142,7 +200,7 @@ class JobMatcher:
             if index is None:
                 if len(self._cache) > 32:
                     self._cache.clear()
-                index = self._cache[key] = _Index(jobs)
+                index = self._cache[key] = _Index(jobs, self._vectors)
             return index
 
 

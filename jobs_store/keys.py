@@ -9,6 +9,7 @@
 | `cj:{ws}:bots` | hash | lower-cased bot name → bot id |
 | `cj:contact:{platform}:{workspace}:{user}` | string | a contact, JSON |
 | `cj:conv:{conversation id}:turns` | list | the conversation's latest turns, JSON, oldest first |
+| `cj:emb:{model}:{job id}:{version}` | string | a job version's embedding (float32, base64) |
 
 `{ws}` is the job library's workspace: one deployment serves one library,
 `default`, shared by Slack, Discord and the console (see README).
@@ -50,3 +51,8 @@ def contact(contact_id: str) -> str:
 def conversation_turns(conversation_id: str) -> str:
     """A conversation's latest turns."""
     return f"{PREFIX}:conv:{conversation_id}:turns"
+
+
+def embedding(model: str, job_id: str, version: int) -> str:
+    """The embedding of one job version under one model."""
+    return f"{PREFIX}:emb:{model}:{job_id}:{version}"
