@@ -1,10 +1,17 @@
-"""Conversation history: the latest turns of each conversation.
+"""Conversations: their latest turns, and which messages are answered.
 
 A conversation id is `platform:workspace:channel:thread` (thread empty when
 none). Its history is capped to the newest turns and expires when idle.
+
+User messages are numbered as they arrive (`received`); a turn answers every
+message up to a number (`answered`). Messages above `answered` are pending:
+the next turn answers them together. `active_job` is the job the
+conversation is following, until it is completed.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import redis
 
@@ -12,8 +19,17 @@ from jobs_store import keys
 from jobs_store.models import Turn
 
 
+@dataclass(frozen=True)
+class ConversationState:
+    """Where a conversation stands."""
+
+    received: int = 0
+    answered: int = 0
+    active_job: str | None = None
+
+
 class ConversationStore:
-    """Repository of conversation turns."""
+    """Repository of conversation turns and state."""
 
     def __init__(self, client: redis.Redis, *, max_turns: int = 50, ttl_days: int = 30) -> None:
         self._redis = client
@@ -21,13 +37,46 @@ class ConversationStore:
         self._ttl_s = ttl_days * 86_400
 
     def append(self, conversation_id: str, turn: Turn) -> None:
-        """Add a turn, drop the oldest beyond the cap, and push back expiry."""
-        key = keys.conversation_turns(conversation_id)
+        """Add a turn as is, drop the oldest beyond the cap, and push back expiry."""
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, turn.model_dump_json())
-            pipe.ltrim(key, -self._max_turns, -1)
-            pipe.expire(key, self._ttl_s)
+            self._push(pipe, conversation_id, turn)
             pipe.execute()
+
+    def append_user(self, conversation_id: str, turn: Turn) -> int:
+        """Add a user message with the next number; return that number."""
+        state = keys.conversation_state(conversation_id)
+
+        def write(pipe: redis.client.Pipeline) -> int:
+            seq = int(pipe.hget(state, "received") or 0) + 1
+            pipe.multi()
+            pipe.hset(state, "received", seq)
+            self._push(pipe, conversation_id, turn.model_copy(update={"seq": seq}))
+            return seq
+
+        return int(self._redis.transaction(write, state, value_from_callable=True))  # type: ignore[arg-type]
+
+    def append_reply(self, conversation_id: str, turn: Turn, *, answered: int) -> None:
+        """Add the agent's reply, marking messages up to `answered` as answered."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            self._push(pipe, conversation_id, turn)
+            pipe.hset(keys.conversation_state(conversation_id), "answered", answered)
+            pipe.execute()
+
+    def state(self, conversation_id: str) -> ConversationState:
+        """The counters and the job in progress."""
+        raw = self._redis.hgetall(keys.conversation_state(conversation_id))
+        active = raw.get("active_job")
+        return ConversationState(received=int(raw.get("received", 0)),
+                                 answered=int(raw.get("answered", 0)),
+                                 active_job=str(active) if active else None)
+
+    def set_active_job(self, conversation_id: str, job_id: str | None) -> None:
+        """Set (or clear, with None) the job the conversation is following."""
+        state = keys.conversation_state(conversation_id)
+        if job_id is None:
+            self._redis.hdel(state, "active_job")
+        else:
+            self._redis.hset(state, "active_job", job_id)
 
     def turns(self, conversation_id: str, *, last: int | None = None) -> list[Turn]:
         """The conversation's turns, oldest first (only the `last` n if given)."""
@@ -36,3 +85,10 @@ class ConversationStore:
         start = -last if last else 0
         raws = self._redis.lrange(keys.conversation_turns(conversation_id), start, -1)
         return [Turn.model_validate_json(raw) for raw in raws]
+
+    def _push(self, pipe: redis.client.Pipeline, conversation_id: str, turn: Turn) -> None:
+        key = keys.conversation_turns(conversation_id)
+        pipe.rpush(key, turn.model_dump_json())
+        pipe.ltrim(key, -self._max_turns, -1)
+        pipe.expire(key, self._ttl_s)
+        pipe.expire(keys.conversation_state(conversation_id), self._ttl_s)

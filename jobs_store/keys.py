@@ -10,6 +10,11 @@
 | `cj:contact:{platform}:{workspace}:{user}` | string | a contact, JSON |
 | `cj:conv:{conversation id}:turns` | list | the conversation's latest turns, JSON, oldest first |
 | `cj:emb:{model}:{job id}:{version}` | string | a job version's embedding (float32, base64) |
+| `cj:{ws}:task:{id}` | string | a task, JSON |
+| `cj:{ws}:tasks` | set | the ids of the workspace's tasks |
+| `cj:conv:{conversation id}:state` | hash | `received`/`answered` message counts, `active_job` |
+| `cj:seen:{platform}:{message id}` | string | a delivered platform message (dedupe, 1 day) |
+| `cj:sent:{key}` | string | a reply or post already sent (idempotency, 7 days) |
 
 `{ws}` is the job library's workspace: one deployment serves one library,
 `default`, shared by Slack, Discord and the console (see README).
@@ -56,3 +61,28 @@ def conversation_turns(conversation_id: str) -> str:
 def embedding(model: str, job_id: str, version: int) -> str:
     """The embedding of one job version under one model."""
     return f"{PREFIX}:emb:{model}:{job_id}:{version}"
+
+
+def task(ws: str, task_id: str) -> str:
+    """A task."""
+    return f"{PREFIX}:{ws}:task:{task_id}"
+
+
+def task_ids(ws: str) -> str:
+    """The ids of a workspace's tasks."""
+    return f"{PREFIX}:{ws}:tasks"
+
+
+def conversation_state(conversation_id: str) -> str:
+    """Counters and the job in progress of a conversation."""
+    return f"{PREFIX}:conv:{conversation_id}:state"
+
+
+def seen(platform: str, message_id: str) -> str:
+    """Marks a platform message as delivered to us."""
+    return f"{PREFIX}:seen:{platform}:{message_id}"
+
+
+def sent(key: str) -> str:
+    """Marks a reply or post as sent."""
+    return f"{PREFIX}:sent:{key}"

@@ -253,6 +253,8 @@ class Turn(BaseModel):
     user: str = ""
     ts: datetime = Field(default_factory=now_utc)
     message_id: str = ""
+    #: User messages are numbered 1, 2, … per conversation, in arrival order.
+    seq: int = 0
 
 
 M = TypeVar("M", bound=BaseModel)

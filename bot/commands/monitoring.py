@@ -1,0 +1,311 @@
+"""`/jobs stats` and `/jobs gaps`: how the job library is used, and what it misses.
+
+`stats` reads the counters the agent turn and the `complete_job` tool keep
+(`jobs_store.stats`). `gaps` groups the recent user messages that matched no
+job by the words they share, so the biggest groups are the jobs to write next.
+
+Grouping is greedy and lexical (leader clustering). Messages are reduced to
+their content words (lower case, stemmed, without the small words of
+conversation) and taken shortest first; each joins the group whose leader (its
+first message) it overlaps most, if that overlap (Jaccard: shared words / all
+words) is at least `SIMILAR`, and otherwise leads a group of its own. Short
+messages lead because they name a topic with the fewest extra words ("refund
+please"), and comparing with the leader rather than with any member keeps
+topics from chaining: "refund for my order" must not pull "where is my order"
+into the refund group. Messages with no content words ("hi", "thanks!") are
+small talk, not missing jobs, and are left out. A long question that shares
+one word with a short leader may stay alone (Jaccard counts every word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from bot.commands.grammar import Command
+from bot.commands.registry import Caller, Stores, Subcommand
+from bot.commands.results import Block, Fields, Paragraph, Result, Table, count
+from bot.errors import InvalidInput
+from jobs_store.models import LIMITS, Job
+from jobs_store.stats import MAX_COMPLETIONS, MAX_GAPS, Completion, Gap, JobStats, StatsStore
+
+#: Jaccard overlap of content words at which a message joins a group.
+SIMILAR = 0.3
+#: Groups shown by `/jobs gaps` (biggest first); the rest are counted.
+MAX_GROUPS_SHOWN = 10
+#: Other examples shown per group, besides the example.
+OTHER_EXAMPLES = 3
+#: Completion summaries shown by `/jobs stats <job>`.
+COMPLETIONS_SHOWN = 5
+#: Characters of a message or summary shown in a reply.
+_SHOWN_CHARS = 200
+
+_CHAT_WORDS = """
+i i'm im me my mine myself you your yours we our us he she him her his they them it its
+how what when where why who whom which whose can can't cant could would should shall may
+might must do does did doing done don't dont is are am was were be been being have has had
+having get got gets getting please pls want wants wanted need needs like i'd i've
+hi hello hey thanks thank ok okay yes yeah sure just also still some any all much many
+very really so too more most about there here this that these those from up out over
+know let lets let's one thing things something anything way going go make help
+""".split()  # noqa: SIM905 (a word list reads best as text)
+_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(_CHAT_WORDS)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+# --- similarity -------------------------------------------------------------------
+
+
+class WordBag:
+    """Turns text into its content words; one per thread (the stemmer is not shared)."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> frozenset[str]:
+        """Lower-cased, stemmed words of `text`, without stop words or single letters."""
+        words = [w.removesuffix("'s") for w in _WORD.findall(text.lower().replace("’", "'"))]
+        kept = [w for w in words if len(w) > 1 and w not in _STOPWORDS]
+        return frozenset(self._stemmer.stemWords(kept))
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The content words of `text`, as `/jobs gaps` compares them."""
+    return WordBag()(text)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """Shared words over all words, 0–1 (0 when both are empty)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuestionGroup:
+    """Unmatched messages about one thing, newest first."""
+
+    gaps: tuple[Gap, ...]
+    #: The member most like the others: the one to show and to use as a trigger.
+    example: Gap
+
+    @property
+    def last_asked(self) -> datetime:
+        """When the newest message of the group was sent."""
+        return max(gap.at for gap in self.gaps)
+
+    def others(self, limit: int = OTHER_EXAMPLES) -> list[Gap]:
+        """Up to `limit` other members, newest first, each text once."""
+        seen = {_normal(self.example.text)}
+        found = []
+        for gap in self.gaps:
+            if _normal(gap.text) not in seen:
+                seen.add(_normal(gap.text))
+                found.append(gap)
+            if len(found) == limit:
+                break
+        return found
+
+
+def group_questions(
+    gaps: Sequence[Gap], *, threshold: float = SIMILAR
+) -> tuple[list[QuestionGroup], int]:
+    """Group messages by shared words; biggest groups first, then the most recent.
+
+    Returns the groups and how many messages were left out as small talk.
+    """
+    bag = WordBag()
+    worded: list[tuple[Gap, frozenset[str]]] = []
+    small_talk = 0
+    for gap in sorted(gaps, key=lambda g: g.at, reverse=True):
+        words = bag(gap.text)
+        if words:
+            worded.append((gap, words))
+        else:
+            small_talk += 1
+    members: list[list[tuple[Gap, frozenset[str]]]] = []
+    # Shortest first (newest first among equals), so each group is led by a message
+    # that says its topic in the fewest words, and longer ones join the closest leader.
+    for gap, words in sorted(worded, key=lambda item: len(item[1])):
+        best = max(members, key=lambda group: jaccard(words, group[0][1]), default=None)
+        if best is not None and jaccard(words, best[0][1]) >= threshold:
+            best.append((gap, words))
+        else:
+            members.append([(gap, words)])
+    groups = []
+    for group in members:
+        group.sort(key=lambda item: item[0].at, reverse=True)
+        groups.append(QuestionGroup(gaps=tuple(g for g, _ in group), example=_central(group)))
+    groups.sort(key=lambda g: (-len(g.gaps), -g.last_asked.timestamp()))
+    return groups, small_talk
+
+
+def _central(group: list[tuple[Gap, frozenset[str]]]) -> Gap:
+    """The member with the most overlap with the rest (the newest on a tie)."""
+    best = max(range(len(group)), key=lambda i: (
+        sum(jaccard(group[i][1], words) for j, (_, words) in enumerate(group) if j != i), -i))
+    return group[best][0]
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+# --- handlers ---------------------------------------------------------------------
+
+
+class _WithStats(Protocol):
+    stats: StatsStore
+
+
+def _stats_store(stores: Stores) -> StatsStore:
+    # `Stores.stats` is being added to the registry; read it through a protocol until then.
+    return cast(_WithStats, stores).stats
+
+
+def stats(stores: Stores, caller: Caller, command: Command) -> Result:
+    """`/jobs stats [job]`: usage of every job, or of one with its recent completions."""
+    if command.args:
+        return _one_job(stores, stores.jobs.get(command.args[0]))
+    jobs = stores.jobs.list()
+    if not jobs:
+        return Result(title="The job library is empty.", blocks=(Paragraph(
+            text="Stats appear once jobs exist and users chat with the agent: "
+                 "start with /jobs templates."),))
+    usage = _stats_store(stores).job_stats([job.id for job in jobs])
+    ranked = sorted(jobs, key=lambda job: (-usage[job.id].chats, job.name.lower()))
+    rows = tuple((job.name, *_row(usage[job.id])) for job in ranked)
+    return Result(title=f"Usage of {count(len(jobs), 'job')}", blocks=(
+        Table(columns=("job", "chats", "offered", "completed", "completion rate", "last used"),
+              rows=rows),
+        Paragraph(text="chats: conversations whose turns used the job's instructions; offered "
+                       "and completed: distinct users. Details and recent completions: "
+                       "/jobs stats <job>."),
+    ))
+
+
+def gaps(stores: Stores, caller: Caller, command: Command) -> Result:
+    """`/jobs gaps [limit=<n>]`: unmatched questions, grouped, as candidates for jobs."""
+    limit = _limit(command.fields.get("limit"))
+    recent = _stats_store(stores).gaps(limit=limit)
+    groups, small_talk = group_questions(recent)
+    if not groups:
+        text = "No unmatched questions recorded yet."
+        if small_talk:
+            text = (f"No unmatched questions recorded yet (only {count(small_talk, 'message')} "
+                    "of small talk).")
+        return Result(title=text)
+    shown = groups[:MAX_GROUPS_SHOWN]
+    blocks: list[Block] = [_group_fields(position, group)
+                           for position, group in enumerate(shown, start=1)]
+    notes = []
+    if len(groups) > len(shown):
+        rest = groups[len(shown):]
+        notes.append(f"{count(len(rest), 'more group')} "
+                     f"({count(sum(len(g.gaps) for g in rest), 'question')}) not shown.")
+    if small_talk:
+        notes.append(f"{count(small_talk, 'message')} of small talk left out.")
+    if notes:
+        blocks.append(Paragraph(text=" ".join(notes)))
+    blocks.append(Paragraph(text=_suggestion(groups[0])))
+    asked = sum(len(group.gaps) for group in groups)
+    return Result(title=f"{count(asked, 'unmatched question')} in "
+                        f"{count(len(groups), 'group')}, biggest first",
+                  blocks=tuple(blocks))
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _one_job(stores: Stores, job: Job) -> Result:
+    store = _stats_store(stores)
+    usage = store.job_stats([job.id])[job.id]
+    chats, offered, completed, rate, _ = _row(usage)
+    last = f"{usage.last_used:%Y-%m-%d %H:%M} UTC" if usage.last_used else "never"
+    recent = store.recent_completions(job.id, limit=COMPLETIONS_SHOWN)
+    blocks: list[Block] = [Fields(pairs=(
+        ("chats", chats),
+        ("users offered", offered),
+        ("users completed", completed),
+        ("completion rate", rate),
+        ("last used", last),
+    ))]
+    if recent:
+        blocks.append(Paragraph(text=f"Latest completions (of the last {MAX_COMPLETIONS} "
+                                     "kept), newest first:\n"
+                                     + "\n".join(_completion(c) for c in recent)))
+    else:
+        blocks.append(Paragraph(text="No completions recorded yet."))
+    return Result(title=f"Usage of {job.name}", blocks=tuple(blocks))
+
+
+def _row(usage: JobStats) -> tuple[str, str, str, str, str]:
+    rate = f"{usage.completion_rate:.0%}" if usage.users_offered else "-"
+    last = f"{usage.last_used:%Y-%m-%d}" if usage.last_used else "never"
+    return (f"{usage.chats:,}", f"{usage.users_offered:,}", f"{usage.users_completed:,}",
+            rate, last)
+
+
+def _completion(done: Completion) -> str:
+    summary = _short(done.summary) or "(no summary)"
+    return f"- {done.at:%Y-%m-%d %H:%M} UTC, {done.user or 'someone'}: {summary}"
+
+
+def _group_fields(position: int, group: QuestionGroup) -> Fields:
+    pairs = [
+        (f"group {position}", f"asked {count(len(group.gaps), 'time')}, last "
+                              f"{group.last_asked:%Y-%m-%d %H:%M} UTC"),
+        ("example", _short(group.example.text)),
+    ]
+    others = group.others()
+    if others:
+        pairs.append(("also asked", "\n".join(_short(gap.text) for gap in others)))
+    return Fields(pairs=tuple(pairs))
+
+
+def _suggestion(group: QuestionGroup) -> str:
+    # Double quotes inside the value would end it; the trigger has a length limit.
+    trigger = " ".join(group.example.text.split()).replace('"', "'")
+    trigger = trigger[:LIMITS["trigger"][1]]
+    return ("To cover the biggest group, create a job for it: /jobs create name=… "
+            f'trigger="{trigger}" instructions="1. …" — or, if a job already covers '
+            "these questions, add their words to its trigger with /jobs edit <job> trigger=….")
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _SHOWN_CHARS else line[:_SHOWN_CHARS - 1] + "…"
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return MAX_GAPS
+    if not value.isdigit() or not 1 <= int(value) <= MAX_GAPS:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_GAPS} "
+                                    f"(you gave '{value}')")
+    return int(value)
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand(
+        name="stats", usage="stats [<job>]", run=stats, args=(0, 1),
+        summary="Show how each job is used: chats, users offered and completed, last use.",
+        details="Without a job: every job, most chats first. With a job: its numbers and its "
+                f"latest completions (the last {MAX_COMPLETIONS} are kept). chats counts "
+                "conversations whose turns used the job's instructions; offered and completed "
+                "count distinct users; completion rate is completed / offered.",
+    ),
+    Subcommand(
+        name="gaps", usage="gaps [limit=<n>]", run=gaps, fields=frozenset({"limit"}),
+        summary="Group recent questions that matched no job: candidates for new jobs.",
+        details=f"Looks at the latest {MAX_GAPS} unmatched messages (limit=<n> for fewer, "
+                "1–500), groups those that share words, and shows the "
+                f"{MAX_GROUPS_SHOWN} biggest groups with examples and when they were last "
+                "asked. Small talk (no content words) is left out.",
+    ),
+]

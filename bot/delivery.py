@@ -1,0 +1,63 @@
+"""Sending through the right platform, at most once per key.
+
+Every reply and post carries a key derived from what it answers (the
+conversation and message number, the execution and message index). The key
+is marked in Redis before sending, so a retried turn or a worker that died
+after sending never sends the same thing twice; a send that fails clears the
+mark, so a retry can send it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import redis
+
+from bot.errors import ChatjobsError
+from bot.ports import Sender
+from jobs_store import keys
+
+log = logging.getLogger(__name__)
+
+_SENT_TTL_S = 7 * 86_400
+
+
+class NoSender(ChatjobsError):
+    """No adapter is registered for a platform."""
+
+
+class Delivery:
+    """Routes sends to the conversation's platform, once per key."""
+
+    def __init__(self, client: redis.Redis, senders: Mapping[str, Sender]) -> None:
+        self._redis = client
+        self._senders = dict(senders)
+
+    def reply(self, *, conversation_id: str, text: str, key: str) -> bool:
+        """Reply in the conversation unless `key` was sent; True if sent now."""
+        sender = self._sender(conversation_id.split(":", 1)[0])
+        return self._once(key, lambda: sender.reply(conversation_id=conversation_id, text=text))
+
+    def post(self, *, platform: str, channel: str, text: str, key: str) -> bool:
+        """Post to a channel unless `key` was sent; True if sent now."""
+        sender = self._sender(platform)
+        return self._once(key, lambda: sender.post(channel=channel, text=text))
+
+    def _sender(self, platform: str) -> Sender:
+        try:
+            return self._senders[platform]
+        except KeyError:
+            raise NoSender(f"no {platform} sender is configured in this process") from None
+
+    def _once(self, key: str, send: Callable[[], None]) -> bool:
+        mark = keys.sent(key)
+        if not self._redis.set(mark, "1", nx=True, ex=_SENT_TTL_S):
+            log.info("already sent %s; not sending again", key)
+            return False
+        try:
+            send()
+        except BaseException:
+            self._redis.delete(mark)
+            raise
+        return True

@@ -1,0 +1,54 @@
+"""The model through the openai SDK, against OpenAI or any compatible server.
+
+The SDK retries 429s, 5xx and timeouts with backoff (`max_retries`); what
+still fails becomes `ModelError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import openai
+
+from bot.llm.base import Completion, Message, ModelError, ToolCall
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIChat:
+    """Chat completions with tools."""
+
+    name = "openai"
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self._client = client
+
+    def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
+                 model: str) -> Completion:
+        request: dict[str, Any] = {"model": model, "messages": messages}
+        if tools:
+            request["tools"] = tools
+        try:
+            response = self._client.chat.completions.create(**request)
+        except openai.OpenAIError as exc:
+            log.warning("model request failed after retries: %s", exc.__class__.__name__)
+            raise ModelError(f"the model did not answer ({exc.__class__.__name__})") from exc
+        if not response.choices:
+            raise ModelError("the model sent an empty answer")
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(id=call.id, name=call.function.name,
+                     arguments=_arguments(call.function.arguments))
+            for call in (message.tool_calls or []) if call.type == "function"
+        )
+        return Completion(text=message.content or "", tool_calls=calls)
+
+
+def _arguments(raw: str) -> dict[str, Any] | str:
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return raw
+    return value if isinstance(value, dict) else raw
