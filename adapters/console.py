@@ -1,10 +1,11 @@
 """The console: a terminal as a chat platform, for trying chatjobs locally.
 
 It is a real adapter: each line becomes an `IncomingMessage` (platform
-`console`, one DM conversation per user name), replies are rendered as
-plain text, and lines starting with `/` are admin commands in the same
-grammar as Slack and Discord (`/jobs …`, `/bots …`). The person at the
-terminal is the operator, so they are an admin.
+`console`, one DM conversation per user name) handed to ingress; the agent's
+reply comes back through `ConsoleSender`, which any worker process can use:
+it pushes to a Redis list the console waits on. Lines starting with `/` are
+admin commands in the same grammar as Slack and Discord (`/jobs …`,
+`/bots …`). The person at the terminal is the operator, so they are an admin.
 """
 
 from __future__ import annotations
@@ -15,13 +16,62 @@ import secrets
 from collections.abc import Callable
 from typing import TextIO
 
+import redis
+
 from bot.commands import Result
 from bot.commands.render import to_text
 from bot.models import IncomingMessage
+from jobs_store.keys import PREFIX
 
 log = logging.getLogger(__name__)
 
 WORKSPACE = "local"
+#: Replies wait this long for the console to read them.
+_OUTBOX_TTL_S = 3600
+
+
+def outbox(conversation_id: str) -> str:
+    """The Redis list a console conversation's replies go to."""
+    return f"{PREFIX}:console:outbox:{conversation_id}"
+
+
+class ConsoleSender:
+    """Delivers replies and posts to the console (the `Sender` port)."""
+
+    platform = "console"
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def reply(self, *, conversation_id: str, text: str) -> None:
+        self._push(outbox(conversation_id), text)
+
+    def post(self, *, channel: str, text: str) -> None:
+        # The console has no channels: posts show in every console conversation's
+        # window as a note, so the operator sees escalations too.
+        self._push(outbox("posts"), f"[posted to {channel}] {text}")
+
+    def _push(self, key: str, text: str) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, text)
+            pipe.expire(key, _OUTBOX_TTL_S)
+            pipe.execute()
+
+
+def wait_for_reply(client: redis.Redis, conversation_id: str, *, timeout: float) -> str | None:
+    """The next reply to a console conversation, with any posts made meanwhile before it.
+
+    None when nothing came within `timeout` seconds.
+    """
+    notes: list[str] = []
+    while True:
+        found = client.blpop([outbox(conversation_id), outbox("posts")], timeout=timeout)
+        if found is None:
+            return "\n".join(notes) or None
+        key, text = str(found[0]), str(found[1])
+        if key == outbox(conversation_id):
+            return "\n".join([*notes, text])
+        notes.append(text)
 _HELP = """\
 Type a message to talk to the agent. Commands:
   /jobs …   manage the job library (/jobs help)

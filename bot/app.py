@@ -1,4 +1,4 @@
-"""Wiring: settings, Redis and the stores, put together once per process.
+"""Wiring: settings, Redis, stores, model and agent, put together once per process.
 
 Only this module and `bot.cli` import adapters and assemble the parts.
 """
@@ -6,15 +6,32 @@ Only this module and `bot.cli` import adapters and assemble the parts.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import openai
 import redis
 
+from adapters.console import ConsoleSender
 from bot.commands import Stores
+from bot.delivery import Delivery
+from bot.embeddings import JobVectors, OpenAIEmbedder
+from bot.ingress import Ingress
+from bot.llm.base import LLM
+from bot.llm.offline import OfflineModel
+from bot.llm.openai_chat import OpenAIChat
+from bot.matcher import JobMatcher
+from bot.ports import Sender
+from bot.turns import Agent, TurnLimits
 from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.connection import connect, redis_url
+from jobs_store.stats import StatsStore
+from jobs_store.tasks import TaskStore
+from workers.queues import RQTurnQueue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,31 +41,78 @@ class App:
     settings: Settings
     #: The Redis URL other processes can use (the embedded server's unix socket).
     redis_url: str
-    redis: redis.Redis
+    #: Text replies, for our stores.
+    client: redis.Redis
+    #: Binary replies, for RQ (which pickles jobs).
+    rq_client: redis.Redis
     stores: Stores
     contacts: ContactStore
     conversations: ConversationStore
+    agent: Agent
+    ingress: Ingress
 
 
 @contextlib.contextmanager
 def open_app(settings: Settings) -> Iterator[App]:
-    """Connect to Redis (starting the embedded one if needed) and build the stores."""
+    """Connect to Redis (starting the embedded one if needed) and build every part."""
     with redis_url(settings) as url:
         client = connect(url)
+        rq_client = redis.Redis.from_url(url)
         try:
-            stores = Stores(jobs=JobStore(client), bots=BotStore(client))
-            stores.bots.ensure_default()
-            yield App(
-                settings=settings,
-                redis_url=url,
-                redis=client,
-                stores=stores,
-                contacts=ContactStore(client),
-                conversations=ConversationStore(
-                    client,
-                    max_turns=settings.chatjobs_history_turns,
-                    ttl_days=settings.chatjobs_history_days,
-                ),
-            )
+            yield build_app(settings, url=url, client=client, rq_client=rq_client)
         finally:
             client.close()
+            rq_client.close()
+
+
+def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: redis.Redis,
+              senders: Mapping[str, Sender] | None = None) -> App:
+    """Assemble the parts on open connections."""
+    jobs, bots = JobStore(client), BotStore(client)
+    bots.ensure_default()
+    contacts = ContactStore(client)
+    conversations = ConversationStore(client, max_turns=settings.chatjobs_history_turns,
+                                      ttl_days=settings.chatjobs_history_days)
+    stats = StatsStore(client)
+    agent = Agent(
+        jobs=jobs, bots=bots, contacts=contacts, conversations=conversations, stats=stats,
+        tasks=TaskStore(client), matcher=JobMatcher(vectors=_job_vectors(settings, client)),
+        llm=build_llm(settings), offline=OfflineModel(),
+        delivery=Delivery(client, senders if senders is not None else _senders(client)),
+        limits=TurnLimits(model=settings.openai_model,
+                          max_iterations=settings.chatjobs_turn_max_iterations,
+                          max_seconds=settings.chatjobs_turn_max_seconds),
+    )
+    return App(
+        settings=settings, redis_url=url, client=client, rq_client=rq_client,
+        stores=Stores(jobs=jobs, bots=bots, stats=stats, agent=agent),
+        contacts=contacts, conversations=conversations, agent=agent,
+        ingress=Ingress(client=client, conversations=conversations, contacts=contacts,
+                        queue=RQTurnQueue(rq_client)),
+    )
+
+
+def build_llm(settings: Settings) -> LLM:
+    """The OpenAI-compatible model when a key is set, else the offline model."""
+    if settings.openai_api_key is None:
+        return OfflineModel()
+    return OpenAIChat(_openai_client(settings, settings.openai_base_url))
+
+
+def _job_vectors(settings: Settings, client: redis.Redis) -> JobVectors | None:
+    if not settings.openai_embedding_model:
+        return None
+    embedder = OpenAIEmbedder(_openai_client(settings, settings.embeddings_url),
+                              model=settings.openai_embedding_model)
+    return JobVectors(client, embedder)
+
+
+def _openai_client(settings: Settings, base_url: object) -> openai.OpenAI:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none"
+    return openai.OpenAI(api_key=key, base_url=str(base_url) if base_url else None,
+                         max_retries=settings.chatjobs_model_retries,
+                         timeout=settings.chatjobs_model_timeout)
+
+
+def _senders(client: redis.Redis) -> dict[str, Sender]:
+    return {"console": ConsoleSender(client)}

@@ -1,6 +1,7 @@
 """The `chatjobs` command line.
 
     chatjobs chat              talk to the agent in this terminal
+    chatjobs worker [--burst]  answer conversations (RQ queues turns and tasks)
     chatjobs jobs <command>    the /jobs admin commands (chatjobs jobs help)
     chatjobs bots <command>    the /bots admin commands (chatjobs bots help)
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import logging
 import os
 import signal
 import sys
@@ -21,17 +23,19 @@ from collections.abc import Callable
 from importlib.metadata import version
 from types import FrameType
 
-from adapters.console import ConsoleAdapter
+from adapters.console import ConsoleAdapter, wait_for_reply
 from bot.app import App, open_app
 from bot.commands import GROUPS, Caller, run_command
 from bot.commands.render import to_text
 from bot.commands.results import count
-from bot.matcher import JobMatcher
-from bot.models import Contact, IncomingMessage, Turn
-from bot.suggestions import suggest
+from bot.models import Contact, IncomingMessage
 from config.errors import ChatjobsError, ConfigError
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
+from workers.runtime import Runtime
+from workers.worker import BackgroundWorker, run_worker
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", help="the name you chat as (default: your login name)")
     chat.set_defaults(run=_chat)
 
+    worker = commands.add_parser(
+        "worker", help="answer conversations: run an RQ worker on the turns and tasks queues",
+        description="Run a worker for the RQ queues 'turns' and 'tasks'. Start as many as you "
+                    "like, on as many machines as share the Redis.")
+    worker.add_argument("--burst", action="store_true",
+                        help="stop when the queues are empty instead of waiting for more work")
+    worker.set_defaults(run=_worker)
+
     for name, group in GROUPS.items():
         sub = commands.add_parser(
             name, help=f"/{name}: {group.summary}", add_help=False,
@@ -104,43 +116,70 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
     with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401  (line editing and history at the prompt)
     with open_app(settings) as app:
-        adapter = ConsoleAdapter(
-            respond=_console_responder(app),
-            run_command=lambda group, text: run_command(
-                group, text, stores=app.stores,
-                caller=Caller(user=f"console:{adapter.user}", is_admin=True, local_files=True)),
-            stdin=sys.stdin,
-            stdout=sys.stdout,
-            user=args.user,
-        )
-        adapter.run(_banner(app))
+        _log_model(app)
+        worker = BackgroundWorker(connection=app.rq_client,
+                                  rt=Runtime(agent=app.agent, redis=app.client))
+        worker.start()
+        try:
+            adapter = ConsoleAdapter(
+                respond=_console_responder(app),
+                run_command=lambda group, text: run_command(
+                    group, text, stores=app.stores,
+                    caller=Caller(user=f"console:{adapter.user}", is_admin=True,
+                                  local_files=True)),
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+                user=args.user,
+            )
+            adapter.run(_banner(app))
+        finally:
+            worker.stop()
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    with open_app(settings) as app:
+        _log_model(app)
+        print(f"chatjobs worker: {app.agent.llm.name} model, Redis at {_where(app)}; "
+              "Ctrl-C stops after the job in hand.", file=sys.stderr)
+        run_worker(connection=app.rq_client, rt=Runtime(agent=app.agent, redis=app.client),
+                   burst=args.burst)
     return 0
 
 
 def _console_responder(app: App) -> Callable[[IncomingMessage], str]:
-    matcher = JobMatcher()
+    wait_s = app.settings.chatjobs_turn_max_seconds + 30
 
     def respond(message: IncomingMessage) -> str:
-        contact = app.contacts.save(Contact(
-            platform=message.platform, workspace=message.workspace, user=message.user,
-            display_name=message.user_name, role="owner"))
-        app.conversations.append(message.conversation_id, Turn(
-            role="user", text=message.text, user=message.user, message_id=message.message_id))
-        reply = suggest(message, jobs=app.stores.jobs, bots=app.stores.bots, matcher=matcher,
-                        contact=contact)
-        app.conversations.append(message.conversation_id, Turn(role="assistant", text=reply))
-        return reply
+        contact = Contact(platform=message.platform, workspace=message.workspace,
+                          user=message.user, display_name=message.user_name, role="owner")
+        app.ingress.accept(message, contact=contact)
+        reply = wait_for_reply(app.client, message.conversation_id, timeout=wait_s)
+        return reply or "No reply came. Is a worker running against this Redis?"
 
     return respond
 
 
 def _banner(app: App) -> str:
-    where = (f"embedded Redis in {app.settings.chatjobs_data_dir}" if not app.settings.redis_url
-             else "Redis at REDIS_URL")
     jobs = count(len(app.stores.jobs.list()), "job")
-    return (f"chatjobs console — {where}, {jobs} in the library.\n"
-            "Say what you need and the agent names the job that fits. /help lists the "
-            "commands, /quit leaves.")
+    model = ("the offline model (no OPENAI_API_KEY): it walks each job's steps literally"
+             if app.agent.llm.name == "offline" else f"model {app.settings.openai_model}")
+    return (f"chatjobs console — {_where(app)}, {jobs} in the library, {model}.\n"
+            "Say what you need. /help lists the commands, /quit leaves.")
+
+
+def _log_model(app: App) -> None:
+    if app.agent.llm.name == "offline":
+        log.warning("no OPENAI_API_KEY: the offline model answers (deterministic, no network)")
+    else:
+        log.info("model %s at %s", app.settings.openai_model,
+                 app.settings.openai_base_url or "OpenAI")
+
+
+def _where(app: App) -> str:
+    if app.settings.redis_url:
+        return "Redis at REDIS_URL"
+    return f"embedded Redis in {app.settings.chatjobs_data_dir}"
 
 
 def _raise_exit(signum: int, frame: FrameType | None) -> None:

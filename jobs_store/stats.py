@@ -11,10 +11,10 @@ Keys (to be merged into the table in `jobs_store.keys`):
 | key | type | holds |
 | --- | --- | --- |
 | `cj:{ws}:stats:job:{id}:chats` | set | conversation ids that referenced the job |
-| `cj:{ws}:stats:job:{id}:offered` | set | users the job was offered to (and everyone who completed it) |
+| `cj:{ws}:stats:job:{id}:offered` | set | users offered the job, and all who completed it |
 | `cj:{ws}:stats:job:{id}:completed` | set | users who completed the job |
 | `cj:{ws}:stats:job:{id}:completions` | list | the latest 20 completions, newest first, JSON |
-| `cj:{ws}:stats:last_used` | sorted set | job id → when it was last referenced or completed (epoch ms) |
+| `cj:{ws}:stats:last_used` | sorted set | job id → last referenced or completed, epoch ms |
 | `cj:{ws}:stats:gaps` | list | the latest 500 messages that matched no job, newest first, JSON |
 
 Distinct counts are exact: they are Redis sets, which grow by one member per
@@ -22,8 +22,8 @@ distinct conversation or user of each job (tens of bytes each). At team scale
 that is kilobytes per job. HyperLogLog would bound the size but count only
 approximately, and the completion rate needs "completed" to be a subset of
 "offered", which sets give exactly (a user who completes a job is added to
-both). Pass users as contact ids (`platform:workspace:user`), so the same user
-id on Slack and Discord counts as two people, as it is.
+both). Every call site must name users the same way (today: the platform's
+user id), or a completion would not match the offer it follows.
 
 `last_used` is written with `ZADD GT`, so a turn that finishes late never moves
 it back in time (Redis 6.2 or newer; the embedded server is 6.2).

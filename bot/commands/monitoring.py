@@ -23,7 +23,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
@@ -31,7 +30,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Stores, Subcommand
 from bot.commands.results import Block, Fields, Paragraph, Result, Table, count
-from bot.errors import InvalidInput
+from bot.errors import CommandError, InvalidInput
 from jobs_store.models import LIMITS, Job
 from jobs_store.stats import MAX_COMPLETIONS, MAX_GAPS, Completion, Gap, JobStats, StatsStore
 
@@ -54,6 +53,10 @@ having get got gets getting please pls want wants wanted need needs like i'd i'v
 hi hello hey thanks thank ok okay yes yeah sure just also still some any all much many
 very really so too more most about there here this that these those from up out over
 know let lets let's one thing things something anything way going go make help
+after before again against between during through until while because above below off
+only own same than other others each few both nor once now then their theirs yourself
+ourselves themselves who's what's where's how's there's it's isn't aren't wasn't doesn't
+didn't won't wouldn't couldn't shouldn't haven't hasn't
 """.split()  # noqa: SIM905 (a word list reads best as text)
 _STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(_CHAT_WORDS)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -63,7 +66,8 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 class WordBag:
-    """Turns text into its content words; one per thread (the stemmer is not shared)."""
+    """Turns text into content words. Not thread-safe (PyStemmer's stemmer is not):
+    make one per call or per thread."""
 
     def __init__(self) -> None:
         self._stemmer = Stemmer.Stemmer("english")
@@ -102,13 +106,14 @@ class QuestionGroup:
     def others(self, limit: int = OTHER_EXAMPLES) -> list[Gap]:
         """Up to `limit` other members, newest first, each text once."""
         seen = {_normal(self.example.text)}
-        found = []
+        found: list[Gap] = []
         for gap in self.gaps:
-            if _normal(gap.text) not in seen:
-                seen.add(_normal(gap.text))
-                found.append(gap)
-            if len(found) == limit:
+            if len(found) >= limit:
                 break
+            text = _normal(gap.text)
+            if text not in seen:
+                seen.add(text)
+                found.append(gap)
         return found
 
 
@@ -132,7 +137,9 @@ def group_questions(
     # Shortest first (newest first among equals), so each group is led by a message
     # that says its topic in the fewest words, and longer ones join the closest leader.
     for gap, words in sorted(worded, key=lambda item: len(item[1])):
-        best = max(members, key=lambda group: jaccard(words, group[0][1]), default=None)
+        # On a tie, the bigger group (the more established topic), then the one formed first.
+        best = max(members, key=lambda group: (jaccard(words, group[0][1]), len(group)),
+                   default=None)
         if best is not None and jaccard(words, best[0][1]) >= threshold:
             best.append((gap, words))
         else:
@@ -159,16 +166,14 @@ def _normal(text: str) -> str:
 # --- handlers ---------------------------------------------------------------------
 
 
-class _WithStats(Protocol):
-    stats: StatsStore
-
-
 def _stats_store(stores: Stores) -> StatsStore:
-    # `Stores.stats` is being added to the registry; read it through a protocol until then.
-    return cast(_WithStats, stores).stats
+    if stores.stats is None:  # a process wired without the stats store
+        raise CommandError("Usage stats are not available here: this process was started "
+                           "without the stats store. Nothing was changed.")
+    return stores.stats
 
 
-def stats(stores: Stores, caller: Caller, command: Command) -> Result:
+def show_stats(stores: Stores, caller: Caller, command: Command) -> Result:
     """`/jobs stats [job]`: usage of every job, or of one with its recent completions."""
     if command.args:
         return _one_job(stores, stores.jobs.get(command.args[0]))
@@ -189,7 +194,7 @@ def stats(stores: Stores, caller: Caller, command: Command) -> Result:
     ))
 
 
-def gaps(stores: Stores, caller: Caller, command: Command) -> Result:
+def show_gaps(stores: Stores, caller: Caller, command: Command) -> Result:
     """`/jobs gaps [limit=<n>]`: unmatched questions, grouped, as candidates for jobs."""
     limit = _limit(command.fields.get("limit"))
     recent = _stats_store(stores).gaps(limit=limit)
@@ -285,15 +290,17 @@ def _short(text: str) -> str:
 def _limit(value: str | None) -> int:
     if value is None:
         return MAX_GAPS
-    if not value.isdigit() or not 1 <= int(value) <= MAX_GAPS:
+    # A short run of ASCII digits: `isdigit` alone lets "²" through to `int`.
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_GAPS:
+        given = value if len(value) <= 20 else value[:19] + "…"
         raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_GAPS} "
-                                    f"(you gave '{value}')")
+                                    f"(you gave '{given}')")
     return int(value)
 
 
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
-        name="stats", usage="stats [<job>]", run=stats, args=(0, 1),
+        name="stats", usage="stats [<job>]", run=show_stats, args=(0, 1),
         summary="Show how each job is used: chats, users offered and completed, last use.",
         details="Without a job: every job, most chats first. With a job: its numbers and its "
                 f"latest completions (the last {MAX_COMPLETIONS} are kept). chats counts "
@@ -301,10 +308,10 @@ SUBCOMMANDS: list[Subcommand] = [
                 "count distinct users; completion rate is completed / offered.",
     ),
     Subcommand(
-        name="gaps", usage="gaps [limit=<n>]", run=gaps, fields=frozenset({"limit"}),
+        name="gaps", usage="gaps [limit=<n>]", run=show_gaps, fields=frozenset({"limit"}),
         summary="Group recent questions that matched no job: candidates for new jobs.",
         details=f"Looks at the latest {MAX_GAPS} unmatched messages (limit=<n> for fewer, "
-                "1–500), groups those that share words, and shows the "
+                f"1–{MAX_GAPS}), groups those that share words, and shows the "
                 f"{MAX_GROUPS_SHOWN} biggest groups with examples and when they were last "
                 "asked. Small talk (no content words) is left out.",
     ),

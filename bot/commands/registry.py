@@ -12,11 +12,16 @@ import difflib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.commands.grammar import Command, parse
 from bot.commands.results import Paragraph, Result, Table
 from bot.errors import ChatjobsError, CommandError, PermissionDenied
 from jobs_store import BotStore, JobStore
+from jobs_store.stats import StatsStore
+
+if TYPE_CHECKING:
+    from bot.turns import Agent
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +38,13 @@ class Caller:
 
 @dataclass(frozen=True, kw_only=True)
 class Stores:
-    """The repositories commands work on."""
+    """The repositories commands work on, and the agent for those that need it."""
 
     jobs: JobStore
     bots: BotStore
+    stats: StatsStore | None = None
+    #: For commands that run the matcher or the model (test, optimize).
+    agent: Agent | None = None
 
 
 Handler = Callable[[Stores, Caller, Command], Result]

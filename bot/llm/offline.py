@@ -67,7 +67,7 @@ _STEP_REPLY = re.compile(r"step (?P<k>\d+) of (?P<n>\d+): ")
 
 NO_JOBS_TEXT = ("I don't know any jobs yet — an admin can add one with /jobs create, "
                 "or start from /jobs templates.")
-_FALLBACK_TEXT = "Sorry, I could not read that conversation. Could you say it again?"
+UNREADABLE_TEXT = "Sorry, I could not read that conversation. Could you say it again?"
 
 
 def step_prefix(job: str) -> str:
@@ -141,7 +141,7 @@ class OfflineModel:
             return _answer(messages if isinstance(messages, list) else [], tools)
         except Exception:  # a fallback model must never take the turn down with it
             log.exception("offline model could not read the conversation")
-            return Completion(text=_FALLBACK_TEXT)
+            return Completion(text=UNREADABLE_TEXT)
 
 
 # --- the answer ---------------------------------------------------------------

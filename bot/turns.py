@@ -1,0 +1,171 @@
+"""One agent turn: answer a conversation's pending messages.
+
+match jobs → build the prompt → agent loop (model + tools) → reply once →
+record the reply, what was answered, the jobs referenced, and unmatched
+questions (gaps).
+
+When the model cannot answer (after the SDK's retries) the person gets a short
+apology with what the offline model would say; their messages stay pending
+and are answered with their next message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.agent import run_agent
+from bot.delivery import Delivery
+from bot.llm.base import LLM, ModelError
+from bot.matcher import JobMatcher, Match
+from bot.prompt import MAX_INJECTED, MAX_LISTED, TurnContext, build_messages
+from bot.tools import ToolBox
+from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
+from jobs_store.models import Bot, Contact, Job, Turn, now_utc
+from jobs_store.stats import StatsStore
+from jobs_store.tasks import TaskStore
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["answered", "nothing", "failed"]
+APOLOGY = ("Sorry, I can't reach my language model right now. I've kept your message and "
+           "will answer it properly with your next one.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnLimits:
+    """Per-turn limits (settings)."""
+
+    model: str
+    max_iterations: int = 8
+    max_seconds: float = 60.0
+    history_tokens: int = 3000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Agent:
+    """What a turn needs; built once per process by the wiring."""
+
+    jobs: JobStore
+    bots: BotStore
+    contacts: ContactStore
+    conversations: ConversationStore
+    stats: StatsStore
+    tasks: TaskStore
+    matcher: JobMatcher
+    llm: LLM
+    offline: LLM
+    delivery: Delivery | None
+    limits: TurnLimits
+    clock: Callable[[], datetime] = now_utc
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a turn would do: the jobs, the prompt, and the reply (dry runs show it)."""
+
+    bot: Bot
+    contact: Contact | None
+    matches: list[Match]
+    context: TurnContext
+
+
+def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
+    """Answer every message of the conversation not answered yet."""
+    state = agent.conversations.state(conversation_id)
+    if state.received <= state.answered:
+        return "nothing"
+    history = agent.conversations.turns(conversation_id)
+    pending = [t for t in history if t.role == "user" and t.seq > state.answered]
+    upto = state.received
+    if not pending:  # trimmed away by the history cap; nothing left to answer
+        agent.conversations.append_reply(conversation_id, Turn(role="assistant", text=""),
+                                         answered=upto)
+        return "nothing"
+    now = agent.clock()
+    plan = plan_turn(agent, conversation_id=conversation_id, history=history,
+                     text="\n".join(t.text for t in pending), user=pending[-1].user,
+                     active_job=state.active_job, now=now)
+    toolbox = _toolbox(agent, plan, conversation_id, key=f"{conversation_id}:{upto}", now=now)
+    messages = build_messages(plan.context, history_tokens=agent.limits.history_tokens)
+    try:
+        result = run_agent(llm=agent.llm, model=plan.bot.model or agent.limits.model,
+                           messages=messages, tools=toolbox.schemas(), run_tool=toolbox.run,
+                           max_iterations=agent.limits.max_iterations,
+                           max_seconds=agent.limits.max_seconds)
+    except ModelError as exc:
+        log.warning("turn failed in %s: %s", conversation_id, exc)
+        _send(agent, conversation_id, _apology(agent, plan),
+              key=f"apology:{conversation_id}:{upto}", answered=state.answered)
+        return "failed"
+    text = result.text.strip() or ("Done." if result.tool_calls else "Sorry, I have no answer.")
+    _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto)
+    _record(agent, plan, toolbox, conversation_id, user=pending[-1].user,
+            text="\n".join(t.text for t in pending), now=now)
+    log.info("answered %s (%d iterations, %s)", conversation_id, result.iterations, result.stopped)
+    return "answered"
+
+
+def plan_turn(
+    agent: Agent, *, conversation_id: str, history: Sequence[Turn], text: str, user: str,
+    active_job: str | None, now: datetime, bot: Bot | None = None, draft: bool = False,
+) -> Plan:
+    """Choose the bot and jobs for `text` and assemble the prompt context."""
+    platform, workspace, channel, *_ = conversation_id.split(":")
+    bot = bot or choose_bot(agent.bots.list(), channel) or agent.bots.get()
+    attached = bot.draft_jobs if draft else bot.live_jobs
+    library = agent.jobs.get_many(attached) if attached else agent.jobs.list()
+    contact = agent.contacts.get(f"{platform}:{workspace}:{user}")
+    matches = agent.matcher.rank(library, text, contact=contact, now=now,
+                                 limit=MAX_INJECTED + MAX_LISTED, in_progress=active_job)
+    injected = [m.job for m in matches[:MAX_INJECTED]]
+    others = [m.job for m in matches[MAX_INJECTED:]]
+    if len(library) <= MAX_LISTED:  # a small library: name all of it
+        others += [job for job in library if job not in injected and job not in others]
+    context = TurnContext(bot=bot, contact=contact, now=now, jobs=injected,
+                          candidates=others[:MAX_LISTED], history=history)
+    return Plan(bot=bot, contact=contact, matches=matches, context=context)
+
+
+def choose_bot(bots: Sequence[Bot], channel: str) -> Bot | None:
+    """The bot that claims `channel`, if any (else the default bot answers)."""
+    return next((bot for bot in bots if channel in bot.channels), None)
+
+
+def _toolbox(agent: Agent, plan: Plan, conversation_id: str, *, key: str,
+             now: datetime, dry_run: bool = False) -> ToolBox:
+    return ToolBox(conversation_id=conversation_id, contact=plan.contact, bot=plan.bot,
+                   jobs=plan.context.jobs, now=now, stats=agent.stats,
+                   conversations=agent.conversations, tasks=agent.tasks,
+                   delivery=agent.delivery, key=key, dry_run=dry_run)
+
+
+def _apology(agent: Agent, plan: Plan) -> str:
+    try:
+        hint = agent.offline.complete(messages=build_messages(plan.context), tools=[],
+                                      model="offline").text
+    except ModelError:
+        hint = ""
+    return f"{APOLOGY}\n\nMeanwhile: {hint}" if hint else APOLOGY
+
+
+def _send(agent: Agent, conversation_id: str, text: str, *, key: str, answered: int) -> None:
+    if agent.delivery is not None:
+        agent.delivery.reply(conversation_id=conversation_id, text=text, key=key)
+    agent.conversations.append_reply(conversation_id, Turn(role="assistant", text=text),
+                                     answered=answered)
+
+
+def _record(agent: Agent, plan: Plan, toolbox: ToolBox, conversation_id: str, *,
+            user: str, text: str, now: datetime) -> None:
+    jobs: Sequence[Job] = plan.context.jobs
+    if jobs:
+        agent.stats.record_referenced(job_ids=[j.id for j in jobs],
+                                      conversation_id=conversation_id, user=user, at=now)
+        if jobs[0] not in toolbox.completed:
+            agent.conversations.set_active_job(conversation_id, jobs[0].id)
+    else:
+        agent.stats.record_gap(text=text, conversation_id=conversation_id, user=user, at=now)

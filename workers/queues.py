@@ -1,0 +1,67 @@
+"""The RQ queues and the enqueue API adapters use.
+
+Turns of one conversation run one at a time and in order: ingress queues a
+turn only when none is queued or running for the conversation (a flag set
+with `SET NX`); the running turn answers every pending message, and clears
+the flag only when nothing is left (atomically, in Lua), so a message that
+arrives meanwhile is answered by it or by the next turn, never lost.
+"""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue, Retry
+
+from jobs_store import keys
+from jobs_store.keys import PREFIX
+
+TURNS = "turns"
+TASKS = "tasks"
+#: The flag expires if a turn is lost (e.g. Redis lost the queued job).
+FLAG_TTL_S = 600
+#: A turn that fails, or whose worker dies, is tried once more.
+TURN_RETRY = Retry(max=1, interval=1)
+TURN_TIMEOUT_S = 300
+
+_FINISH_IF_IDLE = """
+local received = tonumber(redis.call('HGET', KEYS[1], 'received') or '0')
+local answered = tonumber(redis.call('HGET', KEYS[1], 'answered') or '0')
+if received <= answered then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 0
+"""
+
+
+def turn_flag(conversation_id: str) -> str:
+    """Set while a turn is queued or running for the conversation."""
+    return f"{PREFIX}:conv:{conversation_id}:turn"
+
+
+class RQTurnQueue:
+    """Queues turns on the RQ queue `turns` (the `TurnQueue` port)."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        # RQ stores pickled jobs: it needs a connection without decode_responses.
+        self._redis = connection
+        self._queue = Queue(TURNS, connection=connection)
+
+    def schedule(self, conversation_id: str) -> None:
+        if self._redis.set(turn_flag(conversation_id), "1", nx=True, ex=FLAG_TTL_S):
+            self._queue.enqueue("workers.turns.run_turn", conversation_id,
+                                retry=TURN_RETRY, job_timeout=TURN_TIMEOUT_S,
+                                description=f"turn {conversation_id}")
+
+
+def finish_if_idle(client: redis.Redis, conversation_id: str) -> bool:
+    """Clear the turn flag if every message is answered; else keep it and say so."""
+    done = client.eval(_FINISH_IF_IDLE, 2, keys.conversation_state(conversation_id),
+                       turn_flag(conversation_id), FLAG_TTL_S)
+    return bool(done)
+
+
+def release(client: redis.Redis, conversation_id: str) -> None:
+    """Clear the turn flag, so the next message queues a turn."""
+    client.delete(turn_flag(conversation_id))
