@@ -37,11 +37,10 @@ from datetime import datetime
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 from bot.embeddings import JobVectors
 from bot.llm.base import ModelError
+from bot.text import content_words, stemmed
 from jobs_store.models import Contact, Job
 
 log = logging.getLogger(__name__)
@@ -55,19 +54,7 @@ SEMANTIC_FLOOR = 0.25
 SEMANTIC_CEILING = 0.65
 #: A score at which another job shows the user has moved on from the one in progress.
 MOVED_ON = 0.5
-#: Words of conversation that say nothing about what the user wants.
-_CHAT_WORDS = """
-i i'm im me my mine myself you your yours we our us he she him her his they them it its
-how what when where why who whom which whose can can't cant could would should shall may
-might must do does did doing done don't dont is are am was were be been being have has had
-having get got gets getting please pls want wants wanted need needs like would i'd i've
-hi hello hey thanks thank ok okay yes yeah sure just also still some any all much many
-very really so too more most about there here this that these those from up out over
-know let lets let's one thing things something anything way going go make help
-""".split()  # noqa: SIM905 (a word list reads best as text)
-_STOPWORDS = sorted(set(STOPWORDS_EN) | set(_CHAT_WORDS))
 _MIN_LIBRARY = 50
-_STEMMER = Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -79,13 +66,6 @@ class Match:
     reasons: tuple[str, ...]
 
 
-def _tokens(texts: list[str], *, stem: bool = True) -> list[list[str]]:
-    result = bm25s.tokenize(texts, stopwords=_STOPWORDS,
-                            stemmer=_STEMMER.stemWords if stem else None,
-                            return_ids=False, show_progress=False)
-    return [list(tokens) for tokens in result]
-
-
 class _Index:
     """A BM25 index (and the job vectors, with embeddings) over one set of job versions."""
 
@@ -93,12 +73,13 @@ class _Index:
         self.jobs = list(jobs)
         self.vectors = vectors.for_jobs(self.jobs) if vectors is not None else None
         docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
-        self.doc_tokens = [set(tokens) for tokens in _tokens(docs)]
+        tokens = [stemmed(doc) for doc in docs]
+        self.doc_tokens = [set(doc) for doc in tokens]
         self.doc_freq = Counter(t for tokens in self.doc_tokens for t in tokens)
         self.bm25: bm25s.BM25 | None = None
         if self.doc_freq:  # bm25s cannot index a corpus without a single word
             self.bm25 = bm25s.BM25(method="lucene")
-            self.bm25.index(_tokens(docs), show_progress=False)
+            self.bm25.index(tokens, show_progress=False)
 
     def scores(self, query: set[str]) -> np.ndarray:
         """Normalized scores (0–1) per job for the message's stemmed content words."""
@@ -152,7 +133,7 @@ class JobMatcher:
         if not eligible or not text.strip():
             return []
         index = self._index(eligible)
-        words = _content_words(text)
+        words = content_words(text)
         lexical = index.scores(set(words.values()))
         semantic = self._semantic(index, text)
         fused = 1 - (1 - lexical) * (1 - semantic) if semantic is not None else lexical
@@ -202,12 +183,6 @@ class JobMatcher:
                     self._cache.clear()
                 index = self._cache[key] = _Index(jobs, self._vectors)
             return index
-
-
-def _content_words(text: str) -> dict[str, str]:
-    """The message's content words, as typed (lower case), each with its stem."""
-    words = _tokens([text], stem=False)[0]
-    return dict(zip(words, _STEMMER.stemWords(words), strict=True))
 
 
 def _admits(job: Job, contact: Contact | None, now: datetime) -> bool:

@@ -9,6 +9,8 @@ from jobs_store.contacts import ContactStore
 from jobs_store.conversations import ConversationStore
 from jobs_store.jobs import JobStore
 from jobs_store.records import DEFAULT_WORKSPACE
+from jobs_store.stats import StatsStore
+from jobs_store.tasks import TaskStore
 
 __all__ = [
     "DEFAULT_BOT_ID",
@@ -17,4 +19,6 @@ __all__ = [
     "ContactStore",
     "ConversationStore",
     "JobStore",
+    "StatsStore",
+    "TaskStore",
 ]

@@ -9,6 +9,12 @@
 | `cj:{ws}:bots` | hash | lower-cased bot name → bot id |
 | `cj:contact:{platform}:{workspace}:{user}` | string | a contact, JSON |
 | `cj:conv:{conversation id}:turns` | list | the conversation's latest turns, JSON, oldest first |
+| `cj:{ws}:stats:job:{id}:chats` | set | conversation ids that referenced the job |
+| `cj:{ws}:stats:job:{id}:offered` | set | users offered the job, and all who completed it |
+| `cj:{ws}:stats:job:{id}:completed` | set | users who completed the job |
+| `cj:{ws}:stats:job:{id}:completions` | list | the latest 20 completions, newest first, JSON |
+| `cj:{ws}:stats:last_used` | sorted set | job id → last referenced or completed, epoch ms |
+| `cj:{ws}:stats:gaps` | list | the latest 500 messages that matched no job, newest first, JSON |
 | `cj:emb:{model}:{job id}:{version}` | string | a job version's embedding (float32, base64) |
 | `cj:{ws}:task:{id}` | string | a task, JSON |
 | `cj:{ws}:tasks` | set | the ids of the workspace's tasks |

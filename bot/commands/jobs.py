@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.commands import library_yaml
+from bot.commands import library_yaml, monitoring, optimize
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Code, Fields, Paragraph, Result, Table, count
@@ -149,6 +149,8 @@ def undo(stores: Stores, caller: Caller, command: Command) -> Result:
 def delete(stores: Stores, caller: Caller, command: Command) -> Result:
     bots = stores.bots.list()
     job = stores.jobs.delete(command.args[0], actor=caller.user)
+    if stores.stats is not None:
+        stores.stats.forget_job(job.id)
     detached = [b.name for b in bots if job.id in (*b.draft_jobs, *b.live_jobs)]
     note = f" It was detached from: {', '.join(detached)}." if detached else ""
     return Result(title=f"Deleted '{job.name}' and its {count(job.version, 'version')}.{note}")
@@ -286,6 +288,8 @@ GROUP = Group("jobs", "manage the job library and the jobs each bot uses", [
                summary="List a job's versions, newest first."),
     Subcommand(name="undo", usage=f"undo {_JOB}", run=undo, args=(1, 1),
                summary="Go back one version (saved as a new version); repeat to go further."),
+    *optimize.SUBCOMMANDS,
+    *monitoring.SUBCOMMANDS,
     Subcommand(name="templates", usage="templates", run=templates,
                summary="List the built-in templates."),
     Subcommand(name="attach", usage=f"attach {_JOB} [bot=<bot>]", run=attach, args=(1, 1),

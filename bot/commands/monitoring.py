@@ -24,13 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
-
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Stores, Subcommand
 from bot.commands.results import Block, Fields, Paragraph, Result, Table, count
 from bot.errors import CommandError, InvalidInput
+from bot.text import stemmed
 from jobs_store.models import LIMITS, Job
 from jobs_store.stats import MAX_COMPLETIONS, MAX_GAPS, Completion, Gap, JobStats, StatsStore
 
@@ -45,43 +43,12 @@ COMPLETIONS_SHOWN = 5
 #: Characters of a message or summary shown in a reply.
 _SHOWN_CHARS = 200
 
-_CHAT_WORDS = """
-i i'm im me my mine myself you your yours we our us he she him her his they them it its
-how what when where why who whom which whose can can't cant could would should shall may
-might must do does did doing done don't dont is are am was were be been being have has had
-having get got gets getting please pls want wants wanted need needs like i'd i've
-hi hello hey thanks thank ok okay yes yeah sure just also still some any all much many
-very really so too more most about there here this that these those from up out over
-know let lets let's one thing things something anything way going go make help
-after before again against between during through until while because above below off
-only own same than other others each few both nor once now then their theirs yourself
-ourselves themselves who's what's where's how's there's it's isn't aren't wasn't doesn't
-didn't won't wouldn't couldn't shouldn't haven't hasn't
-""".split()  # noqa: SIM905 (a word list reads best as text)
-_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(_CHAT_WORDS)
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-
-
 # --- similarity -------------------------------------------------------------------
 
 
-class WordBag:
-    """Turns text into content words. Not thread-safe (PyStemmer's stemmer is not):
-    make one per call or per thread."""
-
-    def __init__(self) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
-
-    def __call__(self, text: str) -> frozenset[str]:
-        """Lower-cased, stemmed words of `text`, without stop words or single letters."""
-        words = [w.removesuffix("'s") for w in _WORD.findall(text.lower().replace("’", "'"))]
-        kept = [w for w in words if len(w) > 1 and w not in _STOPWORDS]
-        return frozenset(self._stemmer.stemWords(kept))
-
-
 def content_words(text: str) -> frozenset[str]:
-    """The content words of `text`, as `/jobs gaps` compares them."""
-    return WordBag()(text)
+    """The stemmed content words of `text`, as `/jobs gaps` compares them."""
+    return frozenset(stemmed(text))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -124,11 +91,10 @@ def group_questions(
 
     Returns the groups and how many messages were left out as small talk.
     """
-    bag = WordBag()
     worded: list[tuple[Gap, frozenset[str]]] = []
     small_talk = 0
     for gap in sorted(gaps, key=lambda g: g.at, reverse=True):
-        words = bag(gap.text)
+        words = content_words(gap.text)
         if words:
             worded.append((gap, words))
         else:

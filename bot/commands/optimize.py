@@ -1,8 +1,9 @@
 """`/jobs optimize <job>`: rewrite a job's instructions toward a good job, as a new version.
 
-The rewrite comes from the chat model in `stores.llm` (model name
-`stores.model`), or from the offline restructuring when there is no model or
-it is the offline one; see `bot.optimize`. The result is saved as the job's
+The rewrite comes from the agent's chat model (`stores.agent.llm`, model name
+`stores.agent.limits.model`, as the wiring builds them), or from the offline
+restructuring when there is no agent or its model is the offline one; see
+`bot.optimize`. The result is saved as the job's
 next version, so `/jobs undo <job>` brings the old text back.
 """
 
@@ -26,21 +27,16 @@ OFFLINE_NOTE = ("Restructured offline, without a model: goal first, numbered ste
 def optimize_job(stores: Stores, caller: Caller, command: Command) -> Result:
     """Rewrite the job's instructions and save them as its next version."""
     job = stores.jobs.get(command.args[0])
-    # `llm` and `model` are read with getattr so this works with a `Stores` that
-    # does not carry a model: then the offline restructuring does the work.
-    llm: LLM = getattr(stores, "llm", None) or OfflineModel()
-    model = str(getattr(stores, "model", "") or "")
+    llm, model = _model(stores)
     outcome = rewrite(job, llm=llm, model=model)
     how = _how(outcome, model or llm.name)
     if outcome.text == job.instructions:
-        return Result(title=f"'{job.name}' is already well structured; nothing changed "
-                            f"(version {job.version}).", blocks=(Paragraph(text=how),))
+        return _unchanged(job.name, job.version, how)
     # expected_version: never overwrite an edit saved while the rewrite was running.
     saved = stores.jobs.update(job.id, {"instructions": outcome.text}, actor=caller.user,
                                expected_version=job.version)
     if saved.version == job.version:
-        return Result(title=f"'{job.name}' is already well structured; nothing changed "
-                            f"(version {job.version}).", blocks=(Paragraph(text=how),))
+        return _unchanged(job.name, job.version, how)
     log.info("optimized job %s (v%d → v%d) by %s via %s", job.id, job.version, saved.version,
              caller.user, outcome.by)
     blocks: list[Block] = [
@@ -50,6 +46,18 @@ def optimize_job(stores: Stores, caller: Caller, command: Command) -> Result:
     ]
     return Result(title=f"Optimized '{saved.name}' (version {job.version} → {saved.version}).",
                   blocks=tuple(blocks))
+
+
+def _unchanged(name: str, version: int, how: str) -> Result:
+    return Result(title=f"'{name}' is already well structured; nothing changed "
+                        f"(version {version}).", blocks=(Paragraph(text=how),))
+
+
+def _model(stores: Stores) -> tuple[LLM, str]:
+    """The agent's model and model name; the offline model when there is no agent."""
+    if stores.agent is None:
+        return OfflineModel(), ""
+    return stores.agent.llm, stores.agent.limits.model
 
 
 def _how(outcome: Optimized, model: str) -> str:

@@ -203,6 +203,9 @@ NON_ADMIN_COMMANDS = [
     ("diff", "diff"),
     ("export", "export"),
     ("import", "import jobs:\n- name: Seeded\n  instructions: replaced"),
+    ("optimize", "optimize Seeded"),
+    ("stats", "stats"),
+    ("gaps", "gaps"),
 ]
 
 

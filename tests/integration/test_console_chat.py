@@ -83,7 +83,7 @@ def test_replies_help_unknown_command_and_end_of_input(cli: Cli) -> None:
     assert "Close every quote" in unclosed
 
     reply = lines[-2]
-    assert "'Take a message'" in reply, out
+    assert reply.startswith("Take a message — step 1 of 6: Ask who the message is for"), out
 
 
 def test_a_cli_call_joins_the_chats_server_and_leaves_it_running(cli: Cli) -> None:
@@ -100,7 +100,7 @@ def test_a_cli_call_joins_the_chats_server_and_leaves_it_running(cli: Cli) -> No
     assert "1 job" in listing
 
     chat.send("I want to leave a message for Sam")
-    assert "'Take a message'" in chat.read_until("Take a message'")
+    assert "step 1 of 6: Ask who" in chat.read_until("step 1 of 6: Ask who")
 
     chat.send("/quit")
     status, rest, err = chat.finish()
