@@ -50,8 +50,8 @@ _WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1), ("instructions", 1)
 #: Below this normalized score, a job did not match.
 THRESHOLD = 0.2
 #: Cosine similarities mapped to semantic scores 0 and 1.
-SEMANTIC_FLOOR = 0.25
-SEMANTIC_CEILING = 0.65
+SEMANTIC_FLOOR = 0.15
+SEMANTIC_CEILING = 0.60
 #: A score at which another job shows the user has moved on from the one in progress.
 MOVED_ON = 0.5
 _MIN_LIBRARY = 50
