@@ -3,6 +3,8 @@
     chatjobs chat              talk to the agent in this terminal
     chatjobs worker [--burst]  answer conversations (RQ queues turns and tasks)
     chatjobs jobs <command>    the /jobs admin commands (chatjobs jobs help)
+    chatjobs jobs match [--user ID] [--bot NAME] [--json] "<text>"
+                               dry run: the jobs a message matches (and the reply)
     chatjobs bots <command>    the /bots admin commands (chatjobs bots help)
 
 Commands run against the configured Redis (REDIS_URL, else the embedded one
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import json
 import logging
 import os
 import signal
@@ -26,8 +29,11 @@ from types import FrameType
 from adapters.console import ConsoleAdapter, wait_for_reply
 from bot.app import App, open_app
 from bot.commands import GROUPS, Caller, run_command
+from bot.commands.dry_run import render as render_dry_run
 from bot.commands.render import to_text
 from bot.commands.results import count
+from bot.dry_run import dry_run
+from bot.errors import NotFound
 from bot.models import Contact, IncomingMessage
 from config.errors import ChatjobsError, ConfigError
 from config.logging import configure_logging
@@ -104,12 +110,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _admin_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.group == "jobs" and args.words[:1] == ["match"]:
+        return _match(settings, args.words[1:])
     words = ["help" if w in ("-h", "--help") else w for w in args.words]
     with open_app(settings) as app:
         caller = Caller(user=f"cli:{getpass.getuser()}", is_admin=True, local_files=True)
         result = run_command(args.group, words, caller=caller, stores=app.stores)
     print(to_text(result), file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else 1
+
+
+def _match(settings: Settings, words: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="chatjobs jobs match",
+        description="Dry run: the jobs a message matches, with scores and reasons, and the "
+                    "reply the agent would give. Uses the bot's draft jobs; nothing is posted "
+                    "or stored.")
+    parser.add_argument("--user", help="a contact id (platform:workspace:user) whose audience "
+                                       "rules apply")
+    parser.add_argument("--bot", help="the bot (default: the default bot)")
+    parser.add_argument("--json", action="store_true",
+                        help='print only {"matches": [{"id", "name", "score"}, …]}, best first')
+    parser.add_argument("text", nargs="+", help="the message")
+    args = parser.parse_args(words)
+    with open_app(settings) as app:
+        contact = app.contacts.get(args.user) if args.user else None
+        if args.user and contact is None:
+            raise NotFound(f"--user: no contact '{args.user}' has talked to the agent yet.")
+        run = dry_run(app.agent, " ".join(args.text), bot=app.stores.bots.get(args.bot),
+                      contact=contact, with_reply=not args.json)
+    if args.json:
+        print(json.dumps({"matches": [{"id": m.job.id, "name": m.job.name, "score": m.score}
+                                      for m in run.matches]}))
+    else:
+        print(to_text(render_dry_run(run)))
+    return 0
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

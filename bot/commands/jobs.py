@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.commands import library_yaml, monitoring, optimize
+from bot.commands import dry_run, library_yaml, monitoring, optimize
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Code, Fields, Paragraph, Result, Table, count
@@ -288,6 +288,7 @@ GROUP = Group("jobs", "manage the job library and the jobs each bot uses", [
                summary="List a job's versions, newest first."),
     Subcommand(name="undo", usage=f"undo {_JOB}", run=undo, args=(1, 1),
                summary="Go back one version (saved as a new version); repeat to go further."),
+    *dry_run.SUBCOMMANDS,
     *optimize.SUBCOMMANDS,
     *monitoring.SUBCOMMANDS,
     Subcommand(name="templates", usage="templates", run=templates,
