@@ -92,3 +92,33 @@ def seen(platform: str, message_id: str) -> str:
 def sent(key: str) -> str:
     """Marks a reply or post as sent."""
     return f"{PREFIX}:sent:{key}"
+
+
+def stats_chats(ws: str, job_id: str) -> str:
+    """Conversation ids that referenced a job."""
+    return f"{PREFIX}:{ws}:stats:job:{job_id}:chats"
+
+
+def stats_offered(ws: str, job_id: str) -> str:
+    """Users a job was offered to, including everyone who completed it."""
+    return f"{PREFIX}:{ws}:stats:job:{job_id}:offered"
+
+
+def stats_completed(ws: str, job_id: str) -> str:
+    """Users who completed a job."""
+    return f"{PREFIX}:{ws}:stats:job:{job_id}:completed"
+
+
+def stats_completions(ws: str, job_id: str) -> str:
+    """A job's latest completions, newest first."""
+    return f"{PREFIX}:{ws}:stats:job:{job_id}:completions"
+
+
+def stats_last_used(ws: str) -> str:
+    """Job id → when it was last used, in epoch milliseconds."""
+    return f"{PREFIX}:{ws}:stats:last_used"
+
+
+def stats_gaps(ws: str) -> str:
+    """The latest messages that matched no job, newest first."""
+    return f"{PREFIX}:{ws}:stats:gaps"

@@ -6,16 +6,7 @@ that matched no job is kept with `record_gap`. `/jobs stats` and `/jobs gaps`
 read them back. Every write and every read is one round trip (a MULTI/EXEC
 pipeline), so recording costs a turn almost nothing.
 
-Keys (to be merged into the table in `jobs_store.keys`):
-
-| key | type | holds |
-| --- | --- | --- |
-| `cj:{ws}:stats:job:{id}:chats` | set | conversation ids that referenced the job |
-| `cj:{ws}:stats:job:{id}:offered` | set | users offered the job, and all who completed it |
-| `cj:{ws}:stats:job:{id}:completed` | set | users who completed the job |
-| `cj:{ws}:stats:job:{id}:completions` | list | the latest 20 completions, newest first, JSON |
-| `cj:{ws}:stats:last_used` | sorted set | job id → last referenced or completed, epoch ms |
-| `cj:{ws}:stats:gaps` | list | the latest 500 messages that matched no job, newest first, JSON |
+Its keys (`cj:{ws}:stats:…`) are listed in `jobs_store.keys`.
 
 Distinct counts are exact: they are Redis sets, which grow by one member per
 distinct conversation or user of each job (tens of bytes each). At team scale
@@ -37,8 +28,8 @@ from datetime import UTC, datetime
 import redis
 from pydantic import BaseModel, ConfigDict
 
+from jobs_store import keys
 from jobs_store.errors import InvalidInput
-from jobs_store.keys import PREFIX
 from jobs_store.records import DEFAULT_WORKSPACE
 
 #: How many completion summaries are kept per job.
@@ -49,39 +40,6 @@ MAX_GAPS = 500
 MAX_GAP_CHARS = 500
 #: Characters kept of a completion summary.
 MAX_SUMMARY_CHARS = 1_000
-
-
-# --- keys -----------------------------------------------------------------------
-
-
-def stats_chats(ws: str, job_id: str) -> str:
-    """Conversation ids that referenced a job."""
-    return f"{PREFIX}:{ws}:stats:job:{job_id}:chats"
-
-
-def stats_offered(ws: str, job_id: str) -> str:
-    """Users a job was offered to, including everyone who completed it."""
-    return f"{PREFIX}:{ws}:stats:job:{job_id}:offered"
-
-
-def stats_completed(ws: str, job_id: str) -> str:
-    """Users who completed a job."""
-    return f"{PREFIX}:{ws}:stats:job:{job_id}:completed"
-
-
-def stats_completions(ws: str, job_id: str) -> str:
-    """A job's latest completions, newest first."""
-    return f"{PREFIX}:{ws}:stats:job:{job_id}:completions"
-
-
-def stats_last_used(ws: str) -> str:
-    """Job id → when it was last used, in epoch milliseconds."""
-    return f"{PREFIX}:{ws}:stats:last_used"
-
-
-def stats_gaps(ws: str) -> str:
-    """The latest messages that matched no job, newest first."""
-    return f"{PREFIX}:{ws}:stats:gaps"
 
 
 # --- records --------------------------------------------------------------------
@@ -158,10 +116,10 @@ class StatsStore:
         with self._redis.pipeline(transaction=True) as pipe:
             for job_id in ids:
                 if conversation_id:
-                    pipe.sadd(stats_chats(self._ws, job_id), conversation_id)
+                    pipe.sadd(keys.stats_chats(self._ws, job_id), conversation_id)
                 if user:
-                    pipe.sadd(stats_offered(self._ws, job_id), user)
-            pipe.zadd(stats_last_used(self._ws), dict.fromkeys(ids, stamp), gt=True)
+                    pipe.sadd(keys.stats_offered(self._ws, job_id), user)
+            pipe.zadd(keys.stats_last_used(self._ws), dict.fromkeys(ids, stamp), gt=True)
             pipe.execute()
 
     def record_completed(
@@ -178,16 +136,16 @@ class StatsStore:
             raise InvalidInput("job_id", "is required")
         record = Completion(user=user, conversation_id=conversation_id,
                             summary=summary.strip()[:MAX_SUMMARY_CHARS], at=_aware(at))
-        completions = stats_completions(self._ws, job_id)
+        completions = keys.stats_completions(self._ws, job_id)
         with self._redis.pipeline(transaction=True) as pipe:
             if conversation_id:
-                pipe.sadd(stats_chats(self._ws, job_id), conversation_id)
+                pipe.sadd(keys.stats_chats(self._ws, job_id), conversation_id)
             if user:
-                pipe.sadd(stats_offered(self._ws, job_id), user)
-                pipe.sadd(stats_completed(self._ws, job_id), user)
+                pipe.sadd(keys.stats_offered(self._ws, job_id), user)
+                pipe.sadd(keys.stats_completed(self._ws, job_id), user)
             pipe.lpush(completions, record.model_dump_json())
             pipe.ltrim(completions, 0, MAX_COMPLETIONS - 1)
-            pipe.zadd(stats_last_used(self._ws), {job_id: _epoch_ms(at)}, gt=True)
+            pipe.zadd(keys.stats_last_used(self._ws), {job_id: _epoch_ms(at)}, gt=True)
             pipe.execute()
 
     def record_gap(self, *, text: str, conversation_id: str, user: str, at: datetime) -> None:
@@ -199,7 +157,7 @@ class StatsStore:
         if not text:
             return
         record = Gap(text=text, conversation_id=conversation_id, user=user, at=_aware(at))
-        key = stats_gaps(self._ws)
+        key = keys.stats_gaps(self._ws)
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, record.model_dump_json())
             pipe.ltrim(key, 0, MAX_GAPS - 1)
@@ -208,9 +166,10 @@ class StatsStore:
     def forget_job(self, job_id: str) -> None:
         """Delete everything recorded about a job (when the job is deleted)."""
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(stats_chats(self._ws, job_id), stats_offered(self._ws, job_id),
-                        stats_completed(self._ws, job_id), stats_completions(self._ws, job_id))
-            pipe.zrem(stats_last_used(self._ws), job_id)
+            ws = self._ws
+            pipe.delete(keys.stats_chats(ws, job_id), keys.stats_offered(ws, job_id),
+                        keys.stats_completed(ws, job_id), keys.stats_completions(ws, job_id))
+            pipe.zrem(keys.stats_last_used(self._ws), job_id)
             pipe.execute()
 
     # --- reading ------------------------------------------------------------
@@ -222,10 +181,10 @@ class StatsStore:
             return {}
         with self._redis.pipeline(transaction=True) as pipe:
             for job_id in ids:
-                pipe.scard(stats_chats(self._ws, job_id))
-                pipe.scard(stats_offered(self._ws, job_id))
-                pipe.scard(stats_completed(self._ws, job_id))
-                pipe.zscore(stats_last_used(self._ws), job_id)
+                pipe.scard(keys.stats_chats(self._ws, job_id))
+                pipe.scard(keys.stats_offered(self._ws, job_id))
+                pipe.scard(keys.stats_completed(self._ws, job_id))
+                pipe.zscore(keys.stats_last_used(self._ws), job_id)
             replies = pipe.execute()
         stats = {}
         for position, job_id in enumerate(ids):
@@ -240,14 +199,14 @@ class StatsStore:
         """The job's latest completions, newest first (at most `MAX_COMPLETIONS`)."""
         if limit <= 0:
             return []
-        raws = self._redis.lrange(stats_completions(self._ws, job_id), 0, limit - 1)
+        raws = self._redis.lrange(keys.stats_completions(self._ws, job_id), 0, limit - 1)
         return [Completion.model_validate_json(raw) for raw in raws]
 
     def gaps(self, *, limit: int = MAX_GAPS) -> list[Gap]:
         """The latest messages that matched no job, newest first."""
         if limit <= 0:
             return []
-        raws = self._redis.lrange(stats_gaps(self._ws), 0, limit - 1)
+        raws = self._redis.lrange(keys.stats_gaps(self._ws), 0, limit - 1)
         return [Gap.model_validate_json(raw) for raw in raws]
 
 

@@ -11,6 +11,7 @@ import pytest
 import redis
 from redis.connection import AbstractConnection
 
+from jobs_store import keys
 from jobs_store.errors import InvalidInput
 from jobs_store.stats import (
     MAX_COMPLETIONS,
@@ -18,7 +19,6 @@ from jobs_store.stats import (
     MAX_GAPS,
     JobStats,
     StatsStore,
-    stats_gaps,
 )
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
@@ -262,7 +262,7 @@ def test_gaps_are_capped_at_the_newest_500(stats: StatsStore, redis_client: redi
                          at=T0 + timedelta(seconds=n))
 
     assert MAX_GAPS == 500
-    assert redis_client.llen(stats_gaps("default")) == 500
+    assert redis_client.llen(keys.stats_gaps("default")) == 500
     gaps = stats.gaps(limit=10_000)
     assert len(gaps) == 500
     assert (gaps[0].text, gaps[-1].text) == ("question 502", "question 3")
