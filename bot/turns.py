@@ -82,8 +82,7 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     pending = [t for t in history if t.role == "user" and t.seq > state.answered]
     upto = state.received
     if not pending:  # trimmed away by the history cap; nothing left to answer
-        agent.conversations.append_reply(conversation_id, Turn(role="assistant", text=""),
-                                         answered=upto)
+        agent.conversations.mark_answered(conversation_id, upto)
         return "nothing"
     now = agent.clock()
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,

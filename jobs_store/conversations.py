@@ -62,6 +62,10 @@ class ConversationStore:
             pipe.hset(keys.conversation_state(conversation_id), "answered", answered)
             pipe.execute()
 
+    def mark_answered(self, conversation_id: str, answered: int) -> None:
+        """Mark messages up to `answered` as answered, without a reply."""
+        self._redis.hset(keys.conversation_state(conversation_id), "answered", answered)
+
     def state(self, conversation_id: str) -> ConversationState:
         """The counters and the job in progress."""
         raw = self._redis.hgetall(keys.conversation_state(conversation_id))

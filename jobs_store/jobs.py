@@ -35,15 +35,28 @@ class JobStore:
         self._redis = client
         self._ws = workspace
         self._clock = clock
+        self._library: tuple[str, _Jobs] | None = None
 
     # --- reading ------------------------------------------------------------
 
     def list(self) -> _Jobs:
-        """Every job, sorted by name."""
+        """Every job, sorted by name.
+
+        Every write bumps the library's revision; while it is unchanged, the
+        jobs parsed last time are reused, so a turn costs one GET instead of
+        reading the whole library (edits still apply at once everywhere).
+        """
+        revision = str(self._redis.get(keys.job_revision(self._ws)) or "0")
+        if self._library is not None and self._library[0] == revision:
+            return list(self._library[1])
         ids = self._redis.hvals(keys.job_names(self._ws))
         raws = self._redis.mget([keys.job(self._ws, str(i)) for i in ids]) if ids else []
-        jobs = [Job.model_validate_json(raw) for raw in raws if raw]
-        return sorted(jobs, key=lambda job: job.name.lower())
+        jobs = sorted((Job.model_validate_json(raw) for raw in raws if raw),
+                      key=lambda job: job.name.lower())
+        # A write between the GET and the MGET leaves newer jobs under the older
+        # revision: the next call sees the new revision and reads again.
+        self._library = (revision, jobs)
+        return list(jobs)
 
     def get_many(self, job_ids: Iterable[str]) -> _Jobs:
         """The jobs with these ids, in that order, skipping any that are gone."""
@@ -162,6 +175,7 @@ class JobStore:
             pipe.multi()
             pipe.delete(self._job_key(job_id), keys.job_versions(self._ws, job_id))
             pipe.hdel(self._names_key, current.name.lower())
+            pipe.incr(keys.job_revision(self._ws))
             for key, raw in bots.items():
                 if raw:
                     pipe.set(key, _without_job(str(raw), job_id, actor, self._clock()))
@@ -260,6 +274,7 @@ class JobStore:
         pipe.hset(self._names_key, job.name.lower(), job.id)
         pipe.set(self._job_key(job.id), raw)
         pipe.rpush(keys.job_versions(self._ws, job.id), raw)
+        pipe.incr(keys.job_revision(self._ws))
 
 
 def _only_job_fields(fields: Mapping[str, Any]) -> None:

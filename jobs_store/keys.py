@@ -5,6 +5,7 @@
 | `cj:{ws}:job:{id}` | string | the job's current version, JSON |
 | `cj:{ws}:job:{id}:versions` | list | every version of the job, oldest first, JSON |
 | `cj:{ws}:jobs` | hash | lower-cased job name → job id (the uniqueness index) |
+| `cj:{ws}:jobs:rev` | string | the library's revision, bumped by every job write |
 | `cj:{ws}:bot:{id}` | string | a bot, JSON |
 | `cj:{ws}:bots` | hash | lower-cased bot name → bot id |
 | `cj:contact:{platform}:{workspace}:{user}` | string | a contact, JSON |
@@ -42,6 +43,11 @@ def job_versions(ws: str, job_id: str) -> str:
 def job_names(ws: str) -> str:
     """Lower-cased job name → job id."""
     return f"{PREFIX}:{ws}:jobs"
+
+
+def job_revision(ws: str) -> str:
+    """Bumped by every change to the library, so readers can cache it."""
+    return f"{PREFIX}:{ws}:jobs:rev"
 
 
 def bot(ws: str, bot_id: str) -> str:

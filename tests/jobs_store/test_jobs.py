@@ -569,3 +569,18 @@ def test_list_is_sorted_by_name_any_case_and_get_many_keeps_order(jobs: JobStore
     assert [j.id for j in jobs.get_many([zeta.id, "job_gone", alpha.id])] == [zeta.id, alpha.id]
     assert jobs.get_many([]) == []
     assert jobs.get(beta.id) == jobs.get("  BETA ") == beta
+
+
+def test_a_cached_library_sees_every_write_from_another_process_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    reader, writer = JobStore(redis_client), JobStore(redis_client)  # two processes' stores
+    job = writer.create({"name": "Take a message", "instructions": "1. Ask"}, actor="ana")
+    assert [j.instructions for j in reader.list()] == ["1. Ask"]
+
+    writer.update(job.id, {"instructions": "1. Ask who"}, actor="ben")
+    assert [j.instructions for j in reader.list()] == ["1. Ask who"]
+
+    writer.create({"name": "Reset a password", "instructions": "1. Email"}, actor="ana")
+    writer.delete(job.id, actor="ana")
+    assert [j.name for j in reader.list()] == ["Reset a password"]
