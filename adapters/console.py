@@ -51,6 +51,9 @@ class ConsoleSender:
         # window as a note, so the operator sees escalations too.
         self._push(outbox("posts"), f"[posted to {channel}] {text}")
 
+    def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
+        """The console shows nothing while the agent works: the prompt waits."""
+
     def _push(self, key: str, text: str) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, text)

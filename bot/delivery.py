@@ -44,6 +44,17 @@ class Delivery:
         sender = self._sender(platform)
         return self._once(key, lambda: sender.post(channel=channel, text=text))
 
+    def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
+        """Show or clear the working state on the message's platform (best effort)."""
+        sender = self._senders.get(conversation_id.split(":", 1)[0])
+        if sender is None or not message_id:
+            return
+        try:
+            sender.working(conversation_id=conversation_id, message_id=message_id, active=active)
+        except Exception:  # a missing reaction must never cost the reply
+            log.warning("could not show the working state in %s", conversation_id,
+                        exc_info=True)
+
     def _sender(self, platform: str) -> Sender:
         try:
             return self._senders[platform]

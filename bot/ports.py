@@ -19,6 +19,11 @@ class Sender(Protocol):
         """Post to a channel, e.g. the escalation channel."""
         ...
 
+    def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
+        """Show (or clear) that the agent is working on a message: a status,
+        a reaction, a typing indicator. Best effort: must not raise."""
+        ...
+
 
 class TurnQueue(Protocol):
     """Where ingress hands conversations that have new messages."""

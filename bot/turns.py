@@ -90,6 +90,9 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
                      active_job=state.active_job, now=now)
     toolbox = _toolbox(agent, plan, conversation_id, key=f"{conversation_id}:{upto}", now=now)
     messages = build_messages(plan.context, history_tokens=agent.limits.history_tokens)
+    working = {"conversation_id": conversation_id, "message_id": pending[-1].message_id}
+    if agent.delivery is not None:
+        agent.delivery.working(**working, active=True)
     try:
         result = run_agent(llm=agent.llm, model=plan.bot.model or agent.limits.model,
                            messages=messages, tools=toolbox.schemas(), run_tool=toolbox.run,
@@ -100,6 +103,9 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
         _send(agent, conversation_id, _apology(agent, plan),
               key=f"apology:{conversation_id}:{upto}", answered=state.answered)
         return "failed"
+    finally:
+        if agent.delivery is not None:
+            agent.delivery.working(**working, active=False)
     text = result.text.strip() or ("Done." if result.tool_calls else "Sorry, I have no answer.")
     _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto)
     _record(agent, plan, toolbox, conversation_id, user=pending[-1].user,
