@@ -31,7 +31,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,6 +71,10 @@ class _Index:
 
     def __init__(self, jobs: Sequence[Job], vectors: JobVectors | None) -> None:
         self.jobs = list(jobs)
+        self.position = {job.id: i for i, job in enumerate(self.jobs)}
+        #: Audience rules, parsed once: most jobs have none.
+        self.rules = [(i, rule) for i, job in enumerate(self.jobs)
+                      if (rule := job.audience_rule) is not None]
         self.vectors = vectors.for_jobs(self.jobs) if vectors is not None else None
         docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
         tokens = [stemmed(doc) for doc in docs]
@@ -93,6 +97,13 @@ class _Index:
         ideal = sum(self._idf(t, smoothed=True) for t in query)
         return np.minimum(total / ideal, 1.0)
 
+    def admitted(self, contact: Contact | None, now: datetime) -> np.ndarray:
+        """Which jobs the contact may be offered (audience rules)."""
+        mask = np.ones(len(self.jobs), dtype=bool)
+        for position, rule in self.rules:
+            mask[position] = contact is not None and rule.admits(contact, now=now)
+        return mask
+
     def _idf(self, token: str, *, smoothed: bool) -> float:
         """BM25's (Lucene) inverse document frequency; highest for unknown words."""
         n = max(len(self.jobs), _MIN_LIBRARY) if smoothed else len(self.jobs)
@@ -106,7 +117,7 @@ class JobMatcher:
     def __init__(self, *, threshold: float = THRESHOLD, vectors: JobVectors | None = None) -> None:
         self.threshold = threshold
         self._vectors = vectors
-        self._cache: dict[tuple[tuple[str, int], ...], _Index] = {}
+        self._cache: dict[Hashable, _Index] = {}
         self._lock = threading.Lock()
 
     @property
@@ -123,45 +134,50 @@ class JobMatcher:
         now: datetime,
         limit: int = 5,
         in_progress: str | None = None,
+        key: Hashable | None = None,
     ) -> list[Match]:
         """The jobs above the threshold that the contact may be offered, best first.
 
         `in_progress` is the id of a job the conversation is following; it is
         kept first (even below the threshold) unless the user clearly moved on.
+        `key` names this set of jobs for the index cache (e.g. the library's
+        revision); without it, the jobs' ids and versions are the key.
         """
-        eligible = [job for job in jobs if _admits(job, contact, now)]
-        if not eligible or not text.strip():
+        if not jobs or not text.strip():
             return []
-        index = self._index(eligible)
+        index = self._index(jobs, key)
         words = content_words(text)
-        lexical = index.scores(set(words.values()))
+        fused = index.scores(set(words.values()))
         semantic = self._semantic(index, text)
-        fused = 1 - (1 - lexical) * (1 - semantic) if semantic is not None else lexical
-        sticky = next((i for i, job in enumerate(index.jobs) if job.id == in_progress), None)
-        if sticky is not None and fused[sticky] < self.threshold:
-            others = np.delete(fused, sticky)
-            if others.size and others.max() >= MOVED_ON:
-                sticky = None  # the user clearly moved on to something else
-        matches = []
-        for position in np.argsort(-fused, kind="stable"):
-            score = float(fused[position])
-            if position != sticky and score < max(self.threshold, 1e-9):
-                continue
-            job = index.jobs[position]
-            reasons = []
-            if position == sticky:
-                reasons.append("in progress in this conversation")
-            shared = [word for word, stem in words.items() if stem in index.doc_tokens[position]]
-            if shared:
-                reasons.append(f"shares words: {', '.join(shared[:6])}")
-            if semantic is not None and semantic[position] > 0:
-                reasons.append(f"similar meaning ({semantic[position]:.2f})")
-            if job.rule:
-                reasons.append(f"audience rule holds: {job.rule}")
-            matches.append(Match(job=job, score=round(score, 3), reasons=tuple(reasons)))
+        if semantic is not None:
+            fused = 1 - (1 - fused) * (1 - semantic)
+        fused = np.where(index.admitted(contact, now), fused, -1.0)  # excluded: never offered
+        sticky = index.position.get(in_progress) if in_progress else None
+        if sticky is not None and (fused[sticky] < 0 or (
+                fused[sticky] < self.threshold
+                and np.delete(fused, sticky).max(initial=0.0) >= MOVED_ON)):
+            sticky = None  # excluded, or the user clearly moved on to something else
+        above = np.flatnonzero(fused >= max(self.threshold, 1e-9))
+        best = [int(p) for p in above[np.argsort(-fused[above], kind="stable")][:limit]]
         if sticky is not None:
-            matches.sort(key=lambda m: m.job.id != in_progress)  # stable: the rest keep order
-        return matches[:limit]
+            best = [sticky, *(p for p in best if p != sticky)][:limit]
+        return [self._match(index, p, float(fused[p]), words, semantic, sticky) for p in best]
+
+    @staticmethod
+    def _match(index: _Index, position: int, score: float, words: dict[str, str],
+               semantic: np.ndarray | None, sticky: int | None) -> Match:
+        job = index.jobs[position]
+        reasons = []
+        if position == sticky:
+            reasons.append("in progress in this conversation")
+        shared = [word for word, stem in words.items() if stem in index.doc_tokens[position]]
+        if shared:
+            reasons.append(f"shares words: {', '.join(shared[:6])}")
+        if semantic is not None and semantic[position] > 0:
+            reasons.append(f"similar meaning ({semantic[position]:.2f})")
+        if job.rule:
+            reasons.append(f"audience rule holds: {job.rule}")
+        return Match(job=job, score=round(max(score, 0.0), 3), reasons=tuple(reasons))
 
     def _semantic(self, index: _Index, text: str) -> np.ndarray | None:
         if self._vectors is None or index.vectors is None:
@@ -174,8 +190,8 @@ class JobMatcher:
         cosine = index.vectors @ query
         return np.clip((cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0, 1)
 
-    def _index(self, jobs: Sequence[Job]) -> _Index:
-        key = tuple((job.id, job.version) for job in jobs)
+    def _index(self, jobs: Sequence[Job], key: Hashable | None) -> _Index:
+        key = key if key is not None else tuple((job.id, job.version) for job in jobs)
         with self._lock:
             index = self._cache.get(key)
             if index is None:
@@ -185,6 +201,3 @@ class JobMatcher:
             return index
 
 
-def _admits(job: Job, contact: Contact | None, now: datetime) -> bool:
-    rule = job.audience_rule
-    return rule is None or (contact is not None and rule.admits(contact, now=now))

@@ -23,7 +23,7 @@ from bot.llm.base import LLM, ModelError
 from bot.matcher import JobMatcher, Match
 from bot.prompt import MAX_INJECTED, MAX_LISTED, TurnContext, build_messages
 from bot.tools import ToolBox
-from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
+from jobs_store import DEFAULT_BOT_ID, BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.models import Bot, Contact, Job, Turn, now_utc
 from jobs_store.stats import StatsStore
 from jobs_store.tasks import TaskStore
@@ -80,10 +80,12 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
         return "nothing"
     history = agent.conversations.turns(conversation_id)
     pending = [t for t in history if t.role == "user" and t.seq > state.answered]
-    upto = state.received
     if not pending:  # trimmed away by the history cap; nothing left to answer
-        agent.conversations.mark_answered(conversation_id, upto)
+        agent.conversations.mark_answered(conversation_id, state.received)
         return "nothing"
+    # What this turn read is what it answers: a message that arrived after the
+    # counters were read is in `pending` too, and must be marked with it.
+    upto = max(t.seq for t in pending)
     now = agent.clock()
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,
                      text="\n".join(t.text for t in pending), user=pending[-1].user,
@@ -120,11 +122,18 @@ def plan_turn(
 ) -> Plan:
     """Choose the bot and jobs for `text` and assemble the prompt context."""
     platform, workspace, channel, *_ = conversation_id.split(":")
-    bot = bot or choose_bot(agent.bots.list(), channel) or agent.bots.get()
+    if bot is None:
+        bots = agent.bots.list()
+        bot = choose_bot(bots, channel) or next(
+            (b for b in bots if b.id == DEFAULT_BOT_ID), None) or agent.bots.get()
     attached = bot.draft_jobs if draft else bot.live_jobs
-    library = agent.jobs.get_many(attached) if attached else agent.jobs.list()
+    if attached:
+        library, key = agent.jobs.get_many(attached), None
+    else:
+        revision, library = agent.jobs.snapshot()
+        key = ("library", revision)
     contact = agent.contacts.get(f"{platform}:{workspace}:{user}")
-    matches = agent.matcher.rank(library, text, contact=contact, now=now,
+    matches = agent.matcher.rank(library, text, contact=contact, now=now, key=key,
                                  limit=MAX_INJECTED + MAX_LISTED, in_progress=active_job)
     injected = [m.job for m in matches[:MAX_INJECTED]]
     others = [m.job for m in matches[MAX_INJECTED:]]

@@ -40,15 +40,19 @@ class JobStore:
     # --- reading ------------------------------------------------------------
 
     def list(self) -> _Jobs:
-        """Every job, sorted by name.
+        """Every job, sorted by name."""
+        return list(self.snapshot()[1])
 
-        Every write bumps the library's revision; while it is unchanged, the
-        jobs parsed last time are reused, so a turn costs one GET instead of
-        reading the whole library (edits still apply at once everywhere).
+    def snapshot(self) -> tuple[str, _Jobs]:
+        """The library's revision and every job, sorted by name (do not modify the list).
+
+        Every write bumps the revision; while it is unchanged, the jobs parsed
+        last time are reused, so a turn costs one GET instead of reading the
+        whole library (edits still apply at once everywhere).
         """
         revision = str(self._redis.get(keys.job_revision(self._ws)) or "0")
         if self._library is not None and self._library[0] == revision:
-            return list(self._library[1])
+            return self._library
         ids = self._redis.hvals(keys.job_names(self._ws))
         raws = self._redis.mget([keys.job(self._ws, str(i)) for i in ids]) if ids else []
         jobs = sorted((Job.model_validate_json(raw) for raw in raws if raw),
@@ -56,7 +60,7 @@ class JobStore:
         # A write between the GET and the MGET leaves newer jobs under the older
         # revision: the next call sees the new revision and reads again.
         self._library = (revision, jobs)
-        return list(jobs)
+        return self._library
 
     def get_many(self, job_ids: Iterable[str]) -> _Jobs:
         """The jobs with these ids, in that order, skipping any that are gone."""
@@ -208,13 +212,18 @@ class JobStore:
 
         def write(pipe: Pipeline) -> tuple[int, int, int]:
             planned: list[tuple[Job, str | None]] = []
+            taken: set[str] = set()
             created = updated = unchanged = 0
             for item in items:
                 existing_id = pipe.hget(self._names_key, str(item["name"]).strip().lower())
                 current = load(pipe, self._job_key(str(existing_id)), Job) if existing_id else None
                 if current is None:
+                    job_id = new_id("job")
+                    while pipe.exists(self._job_key(job_id)) or job_id in taken:
+                        job_id = new_id("job")  # an id collision: draw again
+                    taken.add(job_id)
                     planned.append((validated(Job, {
-                        **item, "id": new_id("job"), "created_by": actor, "created_at": now,
+                        **item, "id": job_id, "created_by": actor, "created_at": now,
                         "updated_by": actor, "updated_at": now}), None))
                     created += 1
                     continue
