@@ -14,6 +14,7 @@ import openai
 import redis
 
 from adapters.console import ConsoleSender
+from adapters.slack.sender import SlackSender
 from bot.commands import Stores
 from bot.delivery import Delivery
 from bot.embeddings import JobVectors, OpenAIEmbedder
@@ -78,7 +79,7 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
         jobs=jobs, bots=bots, contacts=contacts, conversations=conversations, stats=stats,
         tasks=TaskStore(client), matcher=JobMatcher(vectors=_job_vectors(settings, client)),
         llm=build_llm(settings), offline=OfflineModel(),
-        delivery=Delivery(client, senders if senders is not None else _senders(client)),
+        delivery=Delivery(client, senders if senders is not None else _senders(settings, client)),
         limits=TurnLimits(model=settings.openai_model,
                           max_iterations=settings.chatjobs_turn_max_iterations,
                           max_seconds=settings.chatjobs_turn_max_seconds),
@@ -114,5 +115,8 @@ def _openai_client(settings: Settings, base_url: object) -> openai.OpenAI:
                          timeout=settings.chatjobs_model_timeout)
 
 
-def _senders(client: redis.Redis) -> dict[str, Sender]:
-    return {"console": ConsoleSender(client)}
+def _senders(settings: Settings, client: redis.Redis) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {"console": ConsoleSender(client)}
+    if settings.slack_bot_token is not None:
+        senders["slack"] = SlackSender.from_settings(settings, client)
+    return senders

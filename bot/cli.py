@@ -1,6 +1,9 @@
 """The `chatjobs` command line.
 
     chatjobs chat              talk to the agent in this terminal
+    chatjobs serve [--host H] [--port P]
+                               connect to Slack (HTTP at POST /slack/events, and
+                               Socket Mode with SLACK_APP_TOKEN)
     chatjobs worker [--burst]  answer conversations (RQ queues turns and tasks)
     chatjobs jobs <command>    the /jobs admin commands (chatjobs jobs help)
     chatjobs jobs match [--user ID] [--bot NAME] [--json] "<text>"
@@ -27,6 +30,8 @@ from importlib.metadata import version
 from types import FrameType
 
 from adapters.console import ConsoleAdapter, wait_for_reply
+from adapters.slack.app import SlackDeps, create_app
+from adapters.slack.server import serve_http, start_socket_mode
 from bot.app import App, open_app
 from bot.commands import GROUPS, Caller, run_command
 from bot.commands.dry_run import render as render_dry_run
@@ -64,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_exit)
     try:
         status: int = args.run(settings, args)
+    except ConfigError as exc:
+        print(f"chatjobs: configuration error: {exc}", file=sys.stderr)
+        return 2
     except ChatjobsError as exc:
         print(f"chatjobs: {exc}", file=sys.stderr)
         return 1
@@ -90,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
                                            "with / are admin commands (/help lists them).")
     chat.add_argument("--user", help="the name you chat as (default: your login name)")
     chat.set_defaults(run=_chat)
+
+    serve = commands.add_parser(
+        "serve", help="connect to Slack: Events API, slash commands and interactivity",
+        description="Serve Slack's requests at POST /slack/events (and Socket Mode when "
+                    "SLACK_APP_TOKEN is set). Answers are written by `chatjobs worker` "
+                    "processes; without REDIS_URL a worker runs inside this process too.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    serve.set_defaults(run=_serve)
 
     worker = commands.add_parser(
         "worker", help="answer conversations: run an RQ worker on the turns and tasks queues",
@@ -169,6 +187,38 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             adapter.run(_banner(app))
         finally:
             worker.stop()
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.slack_bot_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN: nothing to serve; set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+            "(see the README, 'Run it in your Slack workspace'), or try `chatjobs chat`")
+    with open_app(settings) as app:
+        _log_model(app)
+        deps = SlackDeps.build(settings, redis=app.client, ingress=app.ingress,
+                               contacts=app.contacts, stores=app.stores)
+        slack = create_app(settings, deps)
+        server = serve_http(slack, args.host, args.port)
+        socket = start_socket_mode(slack, settings) if settings.slack_app_token else None
+        # Embedded Redis means one machine: answer here too. With REDIS_URL,
+        # run `chatjobs worker` processes, as many as the load needs.
+        worker = None if settings.redis_url else BackgroundWorker(
+            connection=app.rq_client, rt=Runtime(agent=app.agent, redis=app.client))
+        if worker is not None:
+            worker.start()
+        print(f"chatjobs serve: Slack at http://{args.host}:{server.server_port}/slack/events"
+              + (" and Socket Mode" if socket else "") + f"; Redis: {_where(app)}",
+              file=sys.stderr)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+            if socket is not None:
+                socket.close()
+            if worker is not None:
+                worker.stop()
     return 0
 
 

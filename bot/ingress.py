@@ -1,10 +1,11 @@
 """Ingress: what every adapter does with a message, in milliseconds.
 
-1. dedupe: a platform's second delivery of the same message id is dropped
-   (`SET NX` with a one-day expiry), whether the first is queued, running or done;
+1. append the message to its conversation, numbered, unless this message id
+   was taken before: a platform's second delivery is dropped (the id is kept
+   a day), whether the first is queued, running or done. Both happen in one
+   transaction, so a crash never marks a message seen without keeping it;
 2. remember who wrote (the contact, when the adapter knows them);
-3. append the message to its conversation, numbered;
-4. make sure a turn is queued for the conversation.
+3. make sure a turn is queued for the conversation.
 
 It never waits for the model: the turn runs on a worker.
 """
@@ -37,14 +38,16 @@ class Ingress:
     def accept(self, message: IncomingMessage, *, contact: Contact | None = None) -> bool:
         """Take a message; False when it is a second delivery of one already taken."""
         seen = keys.seen(message.platform, f"{message.workspace}:{message.message_id}")
-        if not self._redis.set(seen, "1", nx=True, ex=_SEEN_TTL_S):
+        seq = self._conversations.append_user(
+            message.conversation_id,
+            Turn(role="user", text=message.text, user=message.user, ts=message.ts,
+                 message_id=message.message_id),
+            once_key=seen, once_ttl_s=_SEEN_TTL_S)
+        if seq is None:
             log.info("dropped a second delivery of %s message %s",
                      message.platform, message.message_id)
             return False
         if contact is not None:
             self._contacts.save(contact)
-        self._conversations.append_user(message.conversation_id, Turn(
-            role="user", text=message.text, user=message.user, ts=message.ts,
-            message_id=message.message_id))
         self._queue.schedule(message.conversation_id)
         return True

@@ -75,7 +75,15 @@ class _Index:
         #: Audience rules, parsed once: most jobs have none.
         self.rules = [(i, rule) for i, job in enumerate(self.jobs)
                       if (rule := job.audience_rule) is not None]
-        self.vectors = vectors.for_jobs(self.jobs) if vectors is not None else None
+        self.vectors: np.ndarray | None = None
+        #: True when embeddings were wanted but failed: lexical only, not kept.
+        self.degraded = False
+        if vectors is not None:
+            try:
+                self.vectors = vectors.for_jobs(self.jobs)
+            except ModelError as exc:
+                log.warning("job embeddings failed; matching on words for now: %s", exc)
+                self.degraded = True
         docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
         tokens = [stemmed(doc) for doc in docs]
         self.doc_tokens = [set(doc) for doc in tokens]
@@ -197,7 +205,9 @@ class JobMatcher:
             if index is None:
                 if len(self._cache) > 32:
                     self._cache.clear()
-                index = self._cache[key] = _Index(jobs, self._vectors)
+                index = _Index(jobs, self._vectors)
+                if not index.degraded:  # else try the embeddings again next time
+                    self._cache[key] = index
             return index
 
 

@@ -9,6 +9,7 @@ In a dry run (`/jobs test`) every tool only says what it would do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -128,7 +129,11 @@ class ToolBox:
             return f"error: {exc}"
         if self.contact is None:
             return "error: there is no contact to follow up with in this conversation"
-        task = Task(name=f"Follow up with {self.contact.display_name or self.contact.user}"[:100],
+        # The id comes from the turn and the call, so a retried turn (its reply
+        # failed, or its worker died) stores the same follow-up once.
+        digest = hashlib.sha256(f"{self.key}:{self._calls}".encode()).hexdigest()[:8]
+        task = Task(id=f"task_{digest}",
+                    name=f"Follow up with {self.contact.display_name or self.contact.user}"[:100],
                     description=args["instructions"][:10_000] or "Follow up.",
                     bot=self.bot.id, contact=self.contact.id,
                     schedule=f"once {due.isoformat()}", timezone=zone.key,

@@ -42,18 +42,31 @@ class ConversationStore:
             self._push(pipe, conversation_id, turn)
             pipe.execute()
 
-    def append_user(self, conversation_id: str, turn: Turn) -> int:
-        """Add a user message with the next number; return that number."""
-        state = keys.conversation_state(conversation_id)
+    def append_user(self, conversation_id: str, turn: Turn, *,
+                    once_key: str | None = None, once_ttl_s: int = 86_400) -> int | None:
+        """Add a user message with the next number; return that number.
 
-        def write(pipe: redis.client.Pipeline) -> int:
+        With `once_key`, the message is added only if that key is not set, and
+        the key is set in the same transaction: a second delivery returns None,
+        and a crash can never leave a message marked as seen but not added.
+        """
+        state = keys.conversation_state(conversation_id)
+        watched = [state, once_key] if once_key else [state]
+
+        def write(pipe: redis.client.Pipeline) -> int | None:
+            if once_key and pipe.exists(once_key):
+                return None
             seq = int(pipe.hget(state, "received") or 0) + 1
             pipe.multi()
+            if once_key:
+                pipe.set(once_key, "1", ex=once_ttl_s)
             pipe.hset(state, "received", seq)
             self._push(pipe, conversation_id, turn.model_copy(update={"seq": seq}))
             return seq
 
-        return int(self._redis.transaction(write, state, value_from_callable=True))  # type: ignore[arg-type]
+        result = self._redis.transaction(write, *watched,  # type: ignore[arg-type]
+                                         value_from_callable=True)
+        return None if result is None else int(str(result))
 
     def append_reply(self, conversation_id: str, turn: Turn, *, answered: int) -> None:
         """Add the agent's reply, marking messages up to `answered` as answered."""

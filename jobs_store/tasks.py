@@ -50,9 +50,9 @@ class TaskStore:
         self._ws = workspace
 
     def create(self, task: Task) -> Task:
-        """Store a new task."""
+        """Store a new task; a task with the same id already stored is kept as is."""
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.task(self._ws, task.id), task.model_dump_json())
+            pipe.set(keys.task(self._ws, task.id), task.model_dump_json(), nx=True)
             pipe.sadd(keys.task_ids(self._ws), task.id)
             pipe.execute()
         return task

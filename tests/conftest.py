@@ -16,7 +16,7 @@ import redis
 
 from jobs_store.embedded import EmbeddedRedis
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.slack_fixtures"]
 
 
 @pytest.fixture(scope="session")

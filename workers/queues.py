@@ -19,8 +19,9 @@ TURNS = "turns"
 TASKS = "tasks"
 #: The flag expires if a turn is lost (e.g. Redis lost the queued job).
 FLAG_TTL_S = 600
-#: A turn that fails, or whose worker dies, is tried once more.
-TURN_RETRY = Retry(max=1, interval=1)
+#: A turn that fails, or whose worker dies, is tried once more, at once (an
+#: interval would park it in RQ's scheduled registry, which needs a scheduler).
+TURN_RETRY = Retry(max=1)
 TURN_TIMEOUT_S = 300
 
 _FINISH_IF_IDLE = """
