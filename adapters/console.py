@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import TextIO
 
@@ -64,17 +65,25 @@ class ConsoleSender:
 def wait_for_reply(client: redis.Redis, conversation_id: str, *, timeout: float) -> str | None:
     """The next reply to a console conversation, with any posts made meanwhile before it.
 
-    None when nothing came within `timeout` seconds.
+    None when nothing came within `timeout` seconds. It waits in one-second
+    slices, well inside the client's socket timeout, however slow the model.
     """
+    deadline = time.monotonic() + timeout
     notes: list[str] = []
     while True:
-        found = client.blpop([outbox(conversation_id), outbox("posts")], timeout=timeout)
-        if found is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return "\n".join(notes) or None
+        found = client.blpop([outbox(conversation_id), outbox("posts")],
+                             timeout=min(1.0, max(left, 0.01)))
+        if found is None:
+            continue
         key, text = str(found[0]), str(found[1])
         if key == outbox(conversation_id):
             return "\n".join([*notes, text])
         notes.append(text)
+
+
 _HELP = """\
 Type a message to talk to the agent. Commands:
   /jobs …   manage the job library (/jobs help)

@@ -49,9 +49,11 @@ def run_agent(
     last_text = ""
     calls: list[ToolCall] = []
     for iteration in range(1, max_iterations + 1):
-        if clock() > deadline:
+        left = deadline - clock()
+        if left < 0:
             return AgentResult(last_text or LIMIT_REPLY, iteration - 1, "time_limit", tuple(calls))
-        completion = llm.complete(messages=messages, tools=tools, model=model)
+        completion = llm.complete(messages=messages, tools=tools, model=model,
+                                  timeout=max(left, 0.1))
         last_text = completion.text or last_text
         if not completion.tool_calls:
             return AgentResult(completion.text, iteration, "answered", tuple(calls))

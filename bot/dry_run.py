@@ -46,7 +46,7 @@ def dry_run(agent: Agent, text: str, *, bot: Bot, contact: Contact | None = None
     matches = [m for m in plan.matches if m.score >= agent.matcher.threshold]
     if not with_reply:
         return DryRun(bot=bot, matches=matches, reply="")
-    toolbox = ToolBox(conversation_id=conversation, contact=plan.contact, bot=bot,
+    toolbox = ToolBox(conversation_id=conversation, user=user, contact=plan.contact, bot=bot,
                       jobs=plan.context.jobs, now=now, stats=agent.stats,
                       conversations=agent.conversations, tasks=agent.tasks, delivery=None,
                       key="dry-run", dry_run=True)

@@ -56,6 +56,8 @@ class ToolBox:
     """Runs tool calls for one turn and remembers what they did."""
 
     conversation_id: str
+    #: The platform user id of the person being answered.
+    user: str
     contact: Contact | None
     bot: Bot
     jobs: Sequence[Job]
@@ -97,8 +99,7 @@ class ToolBox:
             return f"error: no job named {args['job']!r} in this conversation (jobs: {names})"
         if self.dry_run:
             return f"(dry run) would record that the user completed {job.name}"
-        user = self.contact.user if self.contact else ""
-        self.stats.record_completed(job_id=job.id, user=user,
+        self.stats.record_completed(job_id=job.id, user=self.user,
                                     conversation_id=self.conversation_id,
                                     summary=args.get("summary", "")[:500], at=self.now)
         self.conversations.set_active_job(self.conversation_id, None)

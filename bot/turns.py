@@ -90,7 +90,8 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,
                      text="\n".join(t.text for t in pending), user=pending[-1].user,
                      active_job=state.active_job, now=now)
-    toolbox = _toolbox(agent, plan, conversation_id, key=f"{conversation_id}:{upto}", now=now)
+    toolbox = _toolbox(agent, plan, conversation_id, user=pending[-1].user,
+                       key=f"{conversation_id}:{upto}", now=now)
     messages = build_messages(plan.context, history_tokens=agent.limits.history_tokens)
     working = {"conversation_id": conversation_id, "message_id": pending[-1].message_id}
     if agent.delivery is not None:
@@ -149,12 +150,12 @@ def choose_bot(bots: Sequence[Bot], channel: str) -> Bot | None:
     return next((bot for bot in bots if channel in bot.channels), None)
 
 
-def _toolbox(agent: Agent, plan: Plan, conversation_id: str, *, key: str,
-             now: datetime, dry_run: bool = False) -> ToolBox:
-    return ToolBox(conversation_id=conversation_id, contact=plan.contact, bot=plan.bot,
-                   jobs=plan.context.jobs, now=now, stats=agent.stats,
+def _toolbox(agent: Agent, plan: Plan, conversation_id: str, *, user: str, key: str,
+             now: datetime) -> ToolBox:
+    return ToolBox(conversation_id=conversation_id, user=user, contact=plan.contact,
+                   bot=plan.bot, jobs=plan.context.jobs, now=now, stats=agent.stats,
                    conversations=agent.conversations, tasks=agent.tasks,
-                   delivery=agent.delivery, key=key, dry_run=dry_run)
+                   delivery=agent.delivery, key=key)
 
 
 def _apology(agent: Agent, plan: Plan) -> str:

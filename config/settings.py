@@ -46,7 +46,8 @@ class Settings(BaseSettings):
 
     # One agent turn: model calls (each tool round is one) and wall-clock limit.
     chatjobs_turn_max_iterations: int = Field(default=8, ge=1, le=50)
-    chatjobs_turn_max_seconds: float = Field(default=60.0, gt=0, le=900)
+    # (At most 240 s: a turn runs as an RQ job killed after 300 s.)
+    chatjobs_turn_max_seconds: float = Field(default=60.0, gt=0, le=240)
     # Retries (with backoff, by the openai SDK) and timeout of one model request.
     chatjobs_model_retries: int = Field(default=2, ge=0, le=10)
     chatjobs_model_timeout: float = Field(default=30.0, gt=0, le=600)

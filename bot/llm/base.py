@@ -43,6 +43,9 @@ class LLM(Protocol):
     name: str
 
     def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
-                 model: str) -> Completion:
-        """One chat completion; raise `ModelError` when the model cannot answer."""
+                 model: str, timeout: float | None = None) -> Completion:
+        """One chat completion; raise `ModelError` when the model cannot answer.
+
+        `timeout` bounds the whole request, retries included, in seconds.
+        """
         ...

@@ -132,7 +132,7 @@ class OfflineModel:
     name = "offline"
 
     def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
-                 model: str) -> Completion:
+                 model: str, timeout: float | None = None) -> Completion:
         """The next step of the active job, its completion, or what it can help with.
 
         Never raises: whatever the input, the answer is a sensible text.

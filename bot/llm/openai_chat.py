@@ -26,12 +26,17 @@ class OpenAIChat:
         self._client = client
 
     def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
-                 model: str) -> Completion:
+                 model: str, timeout: float | None = None) -> Completion:
         request: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
             request["tools"] = tools
+        client = self._client
+        if timeout is not None:
+            # The turn's time left bounds every try; retries only fit if there is time.
+            tries = client.max_retries + 1
+            client = client.with_options(timeout=max(timeout / tries, 0.1))
         try:
-            response = self._client.chat.completions.create(**request)
+            response = client.chat.completions.create(**request)
         except openai.OpenAIError as exc:
             log.warning("model request failed after retries: %s", exc.__class__.__name__)
             raise ModelError(f"the model did not answer ({exc.__class__.__name__})") from exc

@@ -81,8 +81,9 @@ def test_a_slow_model_stops_at_the_time_limit(
 
     assert chat.ask("help me") == LIMIT_REPLY
 
-    # The deadline passed during the first answer: no second request was made.
-    assert len(fake_openai.chat_requests) == 1
+    # Each try of the first request gets a share of the time left, so the slow
+    # first try is cut off and the SDK's retries fit in the limit; then it stops.
+    assert len(fake_openai.chat_requests) <= 3
     assert chat.state().received == chat.state().answered == 1
 
 
@@ -108,10 +109,6 @@ def test_the_time_limit_counts_on_the_loops_clock() -> None:
         assert [c.name for c in calls] == ["escalate", "escalate"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the turn's time limit is only checked between model calls; one slow model answer "
-    "runs the turn past chatjobs_turn_max_seconds (up to chatjobs_model_timeout per try, "
-    "times the retries) before anyone is answered (bot/agent.py run_agent)"))
 def test_a_single_slow_model_answer_does_not_hold_the_turn_past_its_time_limit(
     apps: AppFactory, fake_openai: FakeOpenAI
 ) -> None:

@@ -74,7 +74,7 @@ class FakeModel:
         self.during = during
 
     def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
-                 model: str) -> Completion:
+                 model: str, timeout: float | None = None) -> Completion:
         self.calls.append({"messages": messages, "tools": tools, "model": model})
         if self.during:
             self.during()

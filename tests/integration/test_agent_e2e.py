@@ -192,10 +192,6 @@ def test_a_job_in_progress_sticks_until_the_person_clearly_moves_on(
     assert app.stores.jobs.get(chat.state().active_job or "").name == "Reset a password"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: complete_job records the completion under the stored contact's user and under '' "
-    "when there is none, while the turn records the offer under the message's user: "
-    "/jobs stats shows offered 1, completed 0 (bot/tools.py ToolBox._complete_job)"))
 def test_complete_job_counts_for_a_person_whose_contact_is_not_stored(
     apps: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
@@ -264,12 +260,6 @@ def test_with_no_jobs_the_offline_reply_says_there_are_none(apps: AppFactory) ->
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: redis-py 8 gives every client a 5 s socket timeout, and jobs_store.connection.connect "
-    "keeps it, so the console's wait_for_reply (BLPOP for up to turn_max_seconds + 30 s) "
-    "raises redis TimeoutError after 5 s: `chatjobs chat` crashes whenever the model takes "
-    "longer than 5 s to answer (adapters/console.py wait_for_reply, "
-    "jobs_store/connection.py connect)"))
 def test_the_console_waits_for_a_model_that_takes_more_than_5_seconds(
     cli: Cli, fake_openai: FakeOpenAI
 ) -> None:
