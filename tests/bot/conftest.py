@@ -8,7 +8,7 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pytest
@@ -16,23 +16,10 @@ import redis
 
 from bot.commands import Caller, Result, Stores, run_command
 from jobs_store import BotStore, JobStore
+from tests.helpers import Clock, dump_db
 
 ADMIN_USER = "U_ADMIN"
 MEMBER_USER = "U_MEMBER"
-
-
-class Clock:
-    """A clock the test moves by hand, so timestamps in replies are known."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 class Runner(Protocol):
@@ -40,22 +27,6 @@ class Runner(Protocol):
         self, command: str | Sequence[str], *, group: str = ..., caller: Caller | None = ...,
         stores: Stores | None = ...,
     ) -> Result: ...
-
-
-def dump_db(client: redis.Redis) -> dict[str, Any]:
-    """Every key and its value, to compare the database before and after."""
-    state: dict[str, Any] = {}
-    for key in sorted(client.keys("*")):
-        kind = client.type(key)
-        if kind == "string":
-            state[key] = client.get(key)
-        elif kind == "list":
-            state[key] = client.lrange(key, 0, -1)
-        elif kind == "hash":
-            state[key] = client.hgetall(key)
-        else:
-            state[key] = kind
-    return state
 
 
 @pytest.fixture
