@@ -57,7 +57,7 @@ import redis
 import rq
 
 from adapters.console import wait_for_reply
-from bot.app import App, build_app
+from bot.app import App, app_on
 from bot.ingress import Ingress
 from bot.models import Contact, IncomingMessage, Job, Turn
 from bot.prompt import MAX_INJECTED, MAX_LISTED
@@ -535,13 +535,8 @@ def bench_app(url: str, fake: FakeOpenAI, data_dir: Path) -> Iterator[App]:
     settings = load_settings(openai_api_key="bench-key", openai_base_url=fake.base_url,
                              openai_model="fake-model", openai_embedding_model=None,
                              chatjobs_data_dir=data_dir)
-    client = redis.Redis.from_url(url, decode_responses=True)
-    rq_client = redis.Redis.from_url(url)
-    try:
-        yield build_app(settings, url=url, client=client, rq_client=rq_client)
-    finally:
-        client.close()
-        rq_client.close()
+    with app_on(settings, url) as app:
+        yield app
 
 
 @contextmanager

@@ -56,14 +56,20 @@ class App:
 @contextlib.contextmanager
 def open_app(settings: Settings) -> Iterator[App]:
     """Connect to Redis (starting the embedded one if needed) and build every part."""
-    with redis_url(settings) as url:
-        client = connect(url)
-        rq_client = redis.Redis.from_url(url)
-        try:
-            yield build_app(settings, url=url, client=client, rq_client=rq_client)
-        finally:
-            client.close()
-            rq_client.close()
+    with redis_url(settings) as url, app_on(settings, url) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def app_on(settings: Settings, url: str) -> Iterator[App]:
+    """Build every part on the Redis at `url`; close its connections after."""
+    client = connect(url)
+    rq_client = redis.Redis.from_url(url)
+    try:
+        yield build_app(settings, url=url, client=client, rq_client=rq_client)
+    finally:
+        client.close()
+        rq_client.close()
 
 
 def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: redis.Redis,
