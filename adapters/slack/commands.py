@@ -161,8 +161,8 @@ class SlackCommands:
         caller = self._caller(team, user)
         if not caller.is_admin:
             ack(response_action="errors", errors={general: (
-                "Only admins can save jobs. Ask a workspace admin, or ask the operator to add "
-                "your user id to CHATJOBS_ADMINS. Nothing was saved.")})
+                "Only admins can save jobs: workspace admins and owners, and the user ids in "
+                "CHATJOBS_ADMINS. Nothing was saved.")})
             return
         fields = parse_submission(view)
         try:

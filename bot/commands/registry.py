@@ -115,8 +115,9 @@ class Group:
                 return self.help(sub.name)
             if sub.admin and not caller.is_admin:
                 raise PermissionDenied(
-                    f"Only admins can use /{self.name} {sub.name}. Ask a workspace admin, or "
-                    "ask the operator to add your user id to CHATJOBS_ADMINS. Nothing was changed."
+                    f"Only admins can use /{self.name} {sub.name}. Admins are Slack workspace "
+                    "admins and owners, Discord members with Manage Server, and the user ids "
+                    "in CHATJOBS_ADMINS. Nothing was changed."
                 )
             _check_shape(self.name, sub, parsed)
             result = sub.run(stores, caller, parsed)
