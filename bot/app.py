@@ -14,6 +14,7 @@ import openai
 import redis
 
 from adapters.console import ConsoleSender
+from adapters.discord.sender import DiscordSender
 from adapters.slack.sender import SlackSender
 from bot.commands import Stores
 from bot.delivery import Delivery
@@ -125,4 +126,6 @@ def _senders(settings: Settings, client: redis.Redis) -> dict[str, Sender]:
     senders: dict[str, Sender] = {"console": ConsoleSender(client)}
     if settings.slack_bot_token is not None:
         senders["slack"] = SlackSender.from_settings(settings, client)
+    if settings.discord_token is not None:
+        senders["discord"] = DiscordSender.from_settings(settings, client)
     return senders

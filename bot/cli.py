@@ -3,7 +3,8 @@
     chatjobs chat              talk to the agent in this terminal
     chatjobs serve [--host H] [--port P]
                                connect to Slack (HTTP at POST /slack/events, and
-                               Socket Mode with SLACK_APP_TOKEN)
+                               Socket Mode with SLACK_APP_TOKEN) and/or Discord
+                               (DISCORD_TOKEN)
     chatjobs worker [--burst]  answer conversations (RQ queues turns and tasks)
     chatjobs jobs <command>    the /jobs admin commands (chatjobs jobs help)
     chatjobs jobs match [--user ID] [--bot NAME] [--json] "<text>"
@@ -25,11 +26,13 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from importlib.metadata import version
 from types import FrameType
 
 from adapters.console import ConsoleAdapter, wait_for_reply
+from adapters.discord import DiscordDeps, DiscordRunner, create_client
 from adapters.slack.app import SlackDeps, create_app
 from adapters.slack.server import serve_http, start_socket_mode
 from bot.app import App, open_app
@@ -100,10 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     chat.set_defaults(run=_chat)
 
     serve = commands.add_parser(
-        "serve", help="connect to Slack: Events API, slash commands and interactivity",
+        "serve", help="connect to Slack and/or Discord",
         description="Serve Slack's requests at POST /slack/events (and Socket Mode when "
-                    "SLACK_APP_TOKEN is set). Answers are written by `chatjobs worker` "
-                    "processes; without REDIS_URL a worker runs inside this process too.")
+                    "SLACK_APP_TOKEN is set) when SLACK_BOT_TOKEN is set, and connect to "
+                    "Discord when DISCORD_TOKEN is set; one process serves both. Answers are "
+                    "written by `chatjobs worker` processes; without REDIS_URL a worker runs "
+                    "inside this process too.")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
@@ -191,32 +196,57 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.slack_bot_token is None:
+    if settings.slack_bot_token is None and settings.discord_token is None:
         raise ConfigError(
-            "SLACK_BOT_TOKEN: nothing to serve; set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-            "(see the README, 'Run it in your Slack workspace'), or try `chatjobs chat`")
+            "SLACK_BOT_TOKEN, DISCORD_TOKEN: nothing to serve; set SLACK_BOT_TOKEN and "
+            "SLACK_SIGNING_SECRET (README, 'Run it in your Slack workspace') or DISCORD_TOKEN "
+            "(README, 'Run it on your Discord server'), or try `chatjobs chat`")
     with open_app(settings) as app:
         _log_model(app)
-        deps = SlackDeps.build(settings, redis=app.client, ingress=app.ingress,
-                               contacts=app.contacts, stores=app.stores)
-        slack = create_app(settings, deps)
-        server = serve_http(slack, args.host, args.port)
-        socket = start_socket_mode(slack, settings) if settings.slack_app_token else None
+        server = socket = gateway = None
         # Embedded Redis means one machine: answer here too. With REDIS_URL,
         # run `chatjobs worker` processes, as many as the load needs.
         worker = None if settings.redis_url else BackgroundWorker(
             connection=app.rq_client, rt=Runtime(agent=app.agent, redis=app.client))
-        if worker is not None:
-            worker.start()
-        print(f"chatjobs serve: Slack at http://{args.host}:{server.server_port}/slack/events"
-              + (" and Socket Mode" if socket else "") + f"; Redis: {_where(app)}",
-              file=sys.stderr)
         try:
-            server.serve_forever()
+            serving = []
+            if settings.slack_bot_token is not None:
+                deps = SlackDeps.build(settings, redis=app.client, ingress=app.ingress,
+                                       contacts=app.contacts, stores=app.stores)
+                slack = create_app(settings, deps)
+                server = serve_http(slack, args.host, args.port)
+                socket = start_socket_mode(slack, settings) if settings.slack_app_token else None
+                serving.append(f"Slack at http://{args.host}:{server.server_port}/slack/events"
+                               + (" and Socket Mode" if socket else ""))
+            if settings.discord_token is not None:
+                client = create_client(settings, DiscordDeps(
+                    settings=settings, redis=app.client, ingress=app.ingress,
+                    contacts=app.contacts, stores=app.stores))
+                # If Discord stops on its own, stop serving Slack too and exit with its
+                # reason; shutdown() waits for serve_forever, so not from this thread.
+                http = server
+                on_stop = None if http is None else (
+                    lambda: threading.Thread(target=http.shutdown, daemon=True).start())
+                gateway = DiscordRunner(client, settings, on_stop=on_stop)
+                gateway.start()  # logged in, commands synced; ConfigError if refused
+                serving.append(f"Discord as {client.user}")
+            if worker is not None:
+                worker.start()
+            print(f"chatjobs serve: {'; '.join(serving)}; Redis: {_where(app)}",
+                  file=sys.stderr)
+            if server is not None:
+                server.serve_forever()
+            elif gateway is not None:
+                gateway.wait()
+            if gateway is not None:
+                gateway.raise_error()  # it stopped on its own: say why, exit non-zero
         finally:
-            server.server_close()
+            if server is not None:
+                server.server_close()
             if socket is not None:
                 socket.close()
+            if gateway is not None:
+                gateway.stop()
             if worker is not None:
                 worker.stop()
     return 0
