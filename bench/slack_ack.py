@@ -183,6 +183,9 @@ class Report:
     server_objects: int = 0
     #: Connections the kernel dropped for a full listen queue during the run (machine-wide).
     listen_overflows: int | None = None
+    #: A full collection's cost in the slack server after the load ("slack1"), and with
+    #: gc.freeze() ("gc_freeze"): cpu_ms, wall_ms, objects.
+    full_gc: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # --- child processes: a JSON line in, a JSON line out ------------------------------------------
@@ -548,6 +551,17 @@ class ServerRole:
             self.client.ping()
             out.append((time.perf_counter() - start) * 1000)
         return out
+
+    def cmd_full_gc(self, repeats: int = 3) -> dict[str, float]:
+        """What a full collection costs here now (best of `repeats`): CPU and wall ms, and
+        the objects it walks (frozen ones are skipped)."""
+        cpu, wall = [], []
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            gc.collect()
+            wall.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - start_cpu) * 1000)
+        return {"cpu_ms": min(cpu), "wall_ms": min(wall), "objects": len(gc.get_objects())}
 
     def cmd_begin(self) -> None:
         self.probe.idle()
@@ -1033,6 +1047,9 @@ def _rows(bench: Bench, report: Report, *, rounds: int, cold_rounds: int,
             specs = bench.specs(c) if row.users == "cold" else bench.specs(c, users=warm)
             bench.measure(row, specs, per_round=c)
         say(f"  round {r + 1}: {len(order)} bursts")
+    for key in ("slack1", "gc_freeze"):
+        if key in servers:
+            report.full_gc[key] = servers[key][0].call("full_gc")
     for row, _ in rows:
         phase = row.phase()
         report.phases.append(phase)
@@ -1235,6 +1252,13 @@ def format_report(report: Report) -> str:
                      + (f" ({p.gc_full_longest_ms:.0f}, {p.gc_full_cpu_ms:.0f} ms)"
                         if p.gc_full else "")
                      for p in report.phases if p.concurrency > 1))
+    if "slack1" in report.full_gc:
+        plain, frozen = report.full_gc["slack1"], report.full_gc.get("gc_freeze")
+        lines.append(
+            f"a full collection in the slack server after the load (best of 3):"
+            f" {plain['cpu_ms']:.1f} ms CPU over {plain['objects']:,.0f} objects"
+            + (f"; after gc.freeze(): {frozen['cpu_ms']:.1f} ms over {frozen['objects']:,.0f}"
+               " objects (the frozen ones skipped)" if frozen else ""))
     lines.append("client CPU per request: " + ", ".join(
         f"{p.client_cpu_ms:.2f}" for p in report.phases) + " ms (rows in order)")
 

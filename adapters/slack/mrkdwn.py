@@ -24,7 +24,8 @@ are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+
+from bot import split as splitting
 
 #: Characters per message. Slack truncates `text` at 40,000 and recommends
 #: at most 4,000; longer replies are split into messages of at most this.
@@ -137,132 +138,5 @@ def _url(url: str) -> str:
 
 
 def split(text: str, limit: int = MAX_CHARS) -> list[str]:
-    """`text` (mrkdwn) as messages of at most `limit` characters, in order.
-
-    Cuts at paragraph breaks, then at sentence ends or line breaks, then at
-    spaces, and only then anywhere; never inside a code block when the block
-    fits in one message (a longer block is cut between lines, each part
-    fenced again), a link, an inline code span or an `&…;` entity.
-    """
-    if limit < 20:
-        raise ValueError("limit must be at least 20 characters")
-    text = text.strip()
-    if len(text) <= limit:
-        return [text] if text else []
-    messages: list[str] = []
-    current = ""
-    for unit in _units(text):
-        for piece in _fit(unit, limit):
-            if current and len(current) + 2 + len(piece) <= limit:
-                current += "\n\n" + piece
-            else:
-                if current:
-                    messages.append(current)
-                current = piece
-    if current:
-        messages.append(current)
-    return messages
-
-
-def _units(text: str) -> list[str]:
-    """Paragraphs, with each fenced code block one unit (blank lines and all)."""
-    units: list[str] = []
-    paragraph: list[str] = []
-    code: list[str] | None = None
-
-    def flush() -> None:
-        if paragraph:
-            units.append("\n".join(paragraph).strip("\n"))
-            paragraph.clear()
-
-    for line in text.split("\n"):
-        if code is not None:
-            code.append(line)
-            if line.strip() == "```" or (line.rstrip().endswith("```") and len(code) > 1):
-                units.append("\n".join(code))
-                code = None
-        elif line.lstrip().startswith("```") and not _closes_on_same_line(line):
-            flush()
-            code = [line]
-        elif not line.strip():
-            flush()
-        else:
-            paragraph.append(line)
-    if code is not None:
-        units.append("\n".join(code))
-    flush()
-    return [unit for unit in units if unit.strip()]
-
-
-def _closes_on_same_line(line: str) -> bool:
-    stripped = line.strip()
-    return len(stripped) > 6 and stripped.endswith("```")
-
-
-def _fit(unit: str, limit: int) -> list[str]:
-    if len(unit) <= limit:
-        return [unit]
-    if unit.lstrip().startswith("```"):
-        return _split_code(unit, limit)
-    return _cut(unit, limit, _prose_cuts)
-
-
-def _split_code(block: str, limit: int) -> list[str]:
-    """A fenced block too long for one message: cut between lines, each part fenced."""
-    inner = block.strip()
-    inner = inner[3:] if inner.startswith("```") else inner
-    inner = inner[:-3] if inner.endswith("```") else inner
-    room = limit - len("```\n\n```")
-    parts: list[str] = []
-    for piece in _cut(inner.strip("\n"), room, _line_cuts):
-        parts.append(f"```\n{piece}\n```")
-    return parts
-
-
-def _cut(text: str, limit: int, cuts: Callable[[str, int], int | None]) -> list[str]:
-    pieces: list[str] = []
-    while len(text) > limit:
-        at = cuts(text, limit) or _hard_cut(text, limit)
-        pieces.append(text[:at].rstrip())
-        text = text[at:].lstrip(" \n")
-    if text:
-        pieces.append(text)
-    return [piece for piece in pieces if piece]
-
-
-_SENTENCE_END = re.compile(r"[.!?…:;](?=[\s])|\n")
-_SPACE = re.compile(r"\s")
-
-
-def _prose_cuts(text: str, limit: int) -> int | None:
-    """The last good cut within `limit`: a sentence end or line break, else a space."""
-    for pattern in (_SENTENCE_END, _SPACE):
-        best = None
-        for match in pattern.finditer(text, 0, limit):
-            at = match.end() if match.group() != "\n" else match.start()
-            if limit // 3 <= at <= limit and _safe(text, at):
-                best = at
-        if best:
-            return best
-    return None
-
-
-def _line_cuts(text: str, limit: int) -> int | None:
-    at = text.rfind("\n", 0, limit + 1)
-    return at if at > 0 else None
-
-
-def _safe(text: str, at: int) -> bool:
-    """Not inside a `<…>` link, an inline code span or an entity."""
-    before = text[:at]
-    if before.rfind("<") > before.rfind(">"):
-        return False
-    line = before[before.rfind("\n") + 1:]
-    return line.count("`") % 2 == 0
-
-
-def _hard_cut(text: str, limit: int) -> int:
-    amp = text.rfind("&", max(0, limit - 5), limit)
-    if amp > 0 and ";" not in text[amp:limit]:
-        return amp  # do not break "&amp;" in two
-    return limit
+    """`text` (mrkdwn) as messages of at most `limit` characters, in order (see `bot.split`)."""
+    return splitting.split(text, limit)

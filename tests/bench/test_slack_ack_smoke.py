@@ -58,6 +58,8 @@ def test_a_tiny_run_produces_every_figure(
         assert sum(phase.per_process) == phase.latency.n
     assert math.isfinite(report.rtt.p50) and report.rtt.n == 20
     assert report.worker_cpu_ms_per_turn > 0 and report.server_objects > 0
+    assert set(report.full_gc) == {"slack1", "gc_freeze"}
+    assert all(gc_cost["cpu_ms"] >= 0 for gc_cost in report.full_gc.values())
 
     # Correctness beside speed: every acked message got exactly one reply, the model's.
     replies = report.replies
