@@ -6,10 +6,10 @@ messages inside an open session window (`in_session`). Never the bot's own or
 other bots' messages, edits, deletions, joins or other subtypes (see
 `normalize.person_message`).
 
-Bolt acknowledges events before the listener runs (its default,
-`process_before_response=False`), so Slack gets its 200 in milliseconds
-whatever Redis or users.info take; the listener runs on bolt's thread pool
-and ingress queues the turn for the workers.
+The app sets `process_before_response=True`: Slack gets its 200 only once
+ingress has kept the message (a few milliseconds; a users.info call when a
+person is not cached yet), so if Redis is down Slack retries instead of
+getting a 200 for a lost message. Ingress queues the turn for the workers.
 
 An @mention in a channel arrives twice (`app_mention` and `message.channels`,
 with different event ids) and a Slack retry arrives again with the same
