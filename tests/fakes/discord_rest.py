@@ -43,9 +43,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.local_server import LocalServer
 
 API_PREFIX = "/api/v10"
 TOKEN = "test-discord-token"
@@ -138,7 +140,7 @@ class _Stopped(Exception):
     """The server stopped while a handler was sleeping."""
 
 
-class FakeDiscordAPI:
+class FakeDiscordAPI(LocalServer):
     """The fake REST API. Thread-safe; `start()`/`stop()` it or use it as a context manager.
 
     `ratelimit_headers`: when True, successful answers carry X-RateLimit-* headers
@@ -148,6 +150,8 @@ class FakeDiscordAPI:
     def __init__(self, *, token: str = TOKEN, bot_id: str = BOT_ID,
                  bot_name: str = "chatjobs", application_id: str = APPLICATION_ID,
                  ratelimit_headers: bool = False) -> None:
+        super().__init__()
+        self.handler = _Handler
         self.token, self.bot_id, self.bot_name = token, bot_id, bot_name
         self.application_id = application_id
         self.ratelimit_headers = ratelimit_headers
@@ -161,39 +165,9 @@ class FakeDiscordAPI:
         self._always: dict[str, Response] = {}
         self._counter = itertools.count(1)
         self._lock = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeDiscordAPI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._stopping.clear()
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                         name="fake-discord-api").start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            self._stopping.set()
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> FakeDiscordAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server's root, e.g. http://127.0.0.1:5000 (DISCORD_API_URL: /api/v10 is added)."""
-        if self._server is None:
-            raise RuntimeError("FakeDiscordAPI is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def base_url(self) -> str:

@@ -22,10 +22,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
+
+from tests.fakes.local_server import LocalServer
 
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
@@ -120,7 +122,7 @@ class _Stopped(Exception):
     """The server stopped while a handler was sleeping."""
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """The fake server. Thread-safe; `start()`/`stop()` it or use it as a context manager.
 
     `embed(texts) -> rows` makes the vectors; `default(request_json) -> Response` answers
@@ -130,6 +132,8 @@ class FakeOpenAI:
     def __init__(self, *, embed: Callable[[list[str]], Any] = hashing_embed,
                  default: Callable[[dict[str, Any]], Response] = lambda _body: Reply("ok"),
                  models: Sequence[str] = ("fake-model", "fake-embedding")) -> None:
+        super().__init__()
+        self.handler = _Handler
         self.embed, self.default, self.models = embed, default, tuple(models)
         #: Exceptions raised by `default` or `embed` (answered with a 500 the SDK won't retry).
         self.errors: list[Exception] = []
@@ -138,36 +142,12 @@ class FakeOpenAI:
         self._requests: list[RecordedRequest] = []
         self._ids = 0
         self._lock = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True  # stop() never waits for a handler
-        self._stopping.clear()
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop at once; a sleeping handler wakes up and closes its connection unanswered."""
-        server, self._server = self._server, None
-        if server is not None:
-            self._stopping.set()
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        """The OpenAI base URL: http://127.0.0.1:<port>/v1."""
+        return f"{self.url}/v1"
 
     def script(self, *responses: Response) -> None:
         """Queue chat answers, used in order before `default`."""

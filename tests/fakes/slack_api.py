@@ -43,9 +43,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.local_server import LocalServer
 
 if TYPE_CHECKING:
     from tests.fakes.slack_socket import FakeSocketMode
@@ -160,7 +162,7 @@ def _tz_offset(tz: str) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-class FakeSlackAPI:
+class FakeSlackAPI(LocalServer):
     """The fake Web API. Thread-safe; `start()`/`stop()` it or use it as a context manager.
 
     Workspace identity (what auth.test answers): `team_id`, `team`, `bot_user_id`, `bot_id`,
@@ -175,6 +177,8 @@ class FakeSlackAPI:
                                "groups:history,im:history,im:write,reactions:write,"
                                "users:read",
                  assistant_error: str | None = None) -> None:
+        super().__init__()
+        self.handler = _Handler
         self.team_id, self.team, self.domain = team_id, team, domain
         self.bot_user_id, self.bot_id, self.app_id = bot_user_id, bot_id, app_id
         self.bot_token, self.scopes = bot_token, scopes
@@ -193,42 +197,11 @@ class FakeSlackAPI:
         self._responses: list[ResponseUrlPost] = []
         self._clock = itertools.count(1)  # ts and id counter
         self._lock = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
         self.add_user(bot_user_id, name=bot_name, real_name=bot_name, is_bot=True,
                       bot_id=bot_id)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeSlackAPI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True  # stop() never waits for a handler
-        self._stopping.clear()
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                         name="fake-slack-api").start()
-        return self
-
-    def stop(self) -> None:
-        """Stop at once; a sleeping handler wakes up and closes its connection unanswered."""
-        server, self._server = self._server, None
-        if server is not None:
-            self._stopping.set()
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> FakeSlackAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server's root, e.g. http://127.0.0.1:5000 (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("FakeSlackAPI is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def base_url(self) -> str:
