@@ -74,7 +74,7 @@ class SlackInbound:
             return False
         if message.mentions_bot and message.thread:
             self._threads.join(team, message.channel, message.thread)
-        accepted = self._ingress.accept(message, contact=contact)
+        accepted = self._ingress.accept(message)  # the contact is saved by SlackUsers
         if accepted:
             log.info("slack message %s in %s taken", message.message_id, message.conversation_id)
         return accepted

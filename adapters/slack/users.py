@@ -46,7 +46,10 @@ class SlackUsers:
         self._clock = clock
 
     def contact(self, team: str, user_id: str) -> Contact:
-        """The user's contact: stored, or fresh from users.info when a day old or new."""
+        """The user's contact: stored, or fresh from users.info when a day old or new.
+
+        Whatever it learns is saved here, so ingress need not save it again.
+        """
         stored = self._contacts.get(f"slack:{team}:{user_id}")
         now = self._clock()
         fetched = self._redis.get(fetched_key(team, user_id))
@@ -59,8 +62,8 @@ class SlackUsers:
         except (SlackClientError, KeyError, TypeError):
             log.warning("users.info failed for slack user %s in %s", user_id, team,
                         exc_info=True)
-            return stored or Contact(platform="slack", workspace=team, user=user_id,
-                                     first_seen=now)
+            return stored or self._contacts.save(
+                Contact(platform="slack", workspace=team, user=user_id, first_seen=now))
         contact = self._contacts.save(_contact(team, user_id, user, now=now,
                                                meta=stored.meta if stored else {}))
         self._redis.set(fetched_key(team, user_id), str(now.timestamp()), ex=_FETCHED_TTL_S)

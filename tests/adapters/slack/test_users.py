@@ -87,7 +87,8 @@ def test_when_slack_fails_the_stored_or_a_bare_contact_is_used(
     people = users(fake_slack, redis_client, clock)
     bare = people.contact("T1", "U_UNKNOWN")  # users.info: user_not_found
     assert (bare.id, bare.display_name, bare.role) == ("slack:T1:U_UNKNOWN", "", "member")
-    assert ContactStore(redis_client).get(bare.id) is None  # nothing stored from a failure
+    # Kept, so the first time we saw them is not lost; refreshed once Slack answers.
+    assert ContactStore(redis_client).get(bare.id) == bare
 
     fake_slack.add_user("U1", name="ana", display_name="Ana")
     people.contact("T1", "U1")
