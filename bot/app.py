@@ -25,6 +25,7 @@ from bot.llm.offline import OfflineModel
 from bot.llm.openai_chat import OpenAIChat
 from bot.matcher import JobMatcher
 from bot.ports import Sender
+from bot.schedules import plan
 from bot.turns import Agent, TurnLimits
 from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
@@ -82,9 +83,10 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
     conversations = ConversationStore(client, max_turns=settings.chatjobs_history_turns,
                                       ttl_days=settings.chatjobs_history_days)
     stats = StatsStore(client)
+    tasks = TaskStore(client, planner=plan)
     agent = Agent(
         jobs=jobs, bots=bots, contacts=contacts, conversations=conversations, stats=stats,
-        tasks=TaskStore(client), matcher=JobMatcher(vectors=_job_vectors(settings, client)),
+        tasks=tasks, matcher=JobMatcher(vectors=_job_vectors(settings, client)),
         llm=build_llm(settings), offline=OfflineModel(),
         delivery=Delivery(client, senders if senders is not None else _senders(settings, client)),
         limits=TurnLimits(model=settings.openai_model,
@@ -93,7 +95,8 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
     )
     return App(
         settings=settings, redis_url=url, client=client, rq_client=rq_client,
-        stores=Stores(jobs=jobs, bots=bots, stats=stats, agent=agent),
+        stores=Stores(jobs=jobs, bots=bots, stats=stats, agent=agent, tasks=tasks,
+                      contacts=contacts),
         contacts=contacts, conversations=conversations, agent=agent,
         ingress=Ingress(client=client, conversations=conversations, contacts=contacts,
                         queue=RQTurnQueue(rq_client)),

@@ -10,6 +10,7 @@
     chatjobs jobs match [--user ID] [--bot NAME] [--json] "<text>"
                                dry run: the jobs a message matches (and the reply)
     chatjobs bots <command>    the /bots admin commands (chatjobs bots help)
+    chatjobs tasks <command>   the /tasks admin commands (chatjobs tasks help)
 
 Commands run against the configured Redis (REDIS_URL, else the embedded one
 under CHATJOBS_DATA_DIR) as an admin. A refused command prints why on stderr

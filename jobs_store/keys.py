@@ -19,6 +19,8 @@
 | `cj:emb:{model}:{job id}:{version}` | string | a job version's embedding (float32, base64) |
 | `cj:{ws}:task:{id}` | string | a task, JSON |
 | `cj:{ws}:tasks` | set | the ids of the workspace's tasks |
+| `cj:{ws}:tasks:names` | hash | lower-cased task name → task id (the uniqueness index) |
+| `cj:{ws}:tasks:due` | sorted set | task id → its next run, epoch ms (unpaused tasks only) |
 | `cj:conv:{conversation id}:state` | hash | `received`/`answered` message counts, `active_job` |
 | `cj:seen:{platform}:{message id}` | string | a delivered platform message (dedupe, 1 day) |
 | `cj:sent:{key}` | string | a reply or post already sent (idempotency, 7 days) |
@@ -83,6 +85,16 @@ def task(ws: str, task_id: str) -> str:
 def task_ids(ws: str) -> str:
     """The ids of a workspace's tasks."""
     return f"{PREFIX}:{ws}:tasks"
+
+
+def task_names(ws: str) -> str:
+    """Lower-cased task name → task id."""
+    return f"{PREFIX}:{ws}:tasks:names"
+
+
+def task_due(ws: str) -> str:
+    """Task id → its next run in epoch milliseconds, for the scheduler."""
+    return f"{PREFIX}:{ws}:tasks:due"
 
 
 def conversation_state(conversation_id: str) -> str:

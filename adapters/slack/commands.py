@@ -10,7 +10,8 @@
   (`adapters.slack.modals`); picking a template redraws it prefilled;
   submitting it saves through the same handlers as the commands, showing a
   refusal under the field it concerns, and confirms ephemerally.
-- `/tasks` is not in this version: it says so.
+- `/tasks …` runs the shared grammar the same way (`bot.commands.tasks`); a
+  mention there (`contact=<@U123>`) is read in the command's team.
 
 Why every command is acked at once and worked on in our own thread pools:
 Slack drops a command not acked within 3 s ("operation_timeout"). The admin
@@ -25,8 +26,8 @@ command's ack past 3 s (and the handling of message events). Here the model
 commands have a pool of their own, the other commands another, and bolt's
 threads only run the ack (microseconds).
 This also holds with `process_before_response=True`, where the listener runs
-on the request thread. Help (`/jobs help …`) and `/tasks` need no I/O and are
-answered in the ack itself.
+on the request thread. Help (`/jobs help …`, `/tasks help …`) needs no I/O and
+is answered in the ack itself.
 
 A form submission is different: Slack takes field errors only in the ack
 (`response_action="errors"`), so it is validated before acking, by saving
@@ -72,7 +73,6 @@ COMMANDS = ("/jobs", "/bots", "/tasks")
 #: Subcommands that call the model: acked with WORKING, run in the model pool.
 MODEL_SUBCOMMANDS = frozenset({"optimize", "test"})
 WORKING = "Working on it… (the model can take a minute)"
-TASKS_UNAVAILABLE = "/tasks is not available yet in this version."
 
 
 class SlackCommands:
@@ -96,9 +96,6 @@ class SlackCommands:
         """Ack at once; answer through `response_url` from a pool thread."""
         command = str(body.get("command", ""))
         text = str(body.get("text", ""))
-        if command == "/tasks":
-            self._ack_with(ack, Result(title=TASKS_UNAVAILABLE, blocks=()))
-            return
         group = command.lstrip("/")
         if group in GROUPS and _asks_help(group, text):
             # Help changes nothing and needs no admin check: answer in the ack.
@@ -211,7 +208,7 @@ class SlackCommands:
             log.warning("admin check failed for %s:%s; using CHATJOBS_ADMINS only", team, user,
                         exc_info=True)
             is_admin = user in admins
-        return Caller(user=user, is_admin=is_admin)
+        return Caller(user=user, is_admin=is_admin, workspace=team)
 
     def _ack_with(self, ack: Ack, result: Result) -> None:
         ack(text=fallback_text(result), blocks=to_blocks(result), response_type="ephemeral")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.commands import bots, jobs
+from bot.commands import bots, jobs, tasks
 from bot.commands.registry import Caller, Group, Stores
 from bot.commands.results import Result
 
-GROUPS: dict[str, Group] = {group.name: group for group in (jobs.GROUP, bots.GROUP)}
+GROUPS: dict[str, Group] = {group.name: group for group in (jobs.GROUP, bots.GROUP, tasks.GROUP)}
 
 
 def run_command(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.commands.grammar import Command, parse
 from bot.commands.results import Paragraph, Result, Table
 from bot.errors import ChatjobsError, CommandError, PermissionDenied
-from jobs_store import BotStore, JobStore
+from jobs_store import BotStore, ContactStore, JobStore, TaskStore
 from jobs_store.stats import StatsStore
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class Caller:
     is_admin: bool
     #: True on the CLI and console, where `import` may read a local file.
     local_files: bool = False
+    #: The Slack team the command came from (turns `<@U123>` into `slack:<team>:U123`).
+    workspace: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +47,10 @@ class Stores:
     stats: StatsStore | None = None
     #: For commands that run the matcher or the model (test, optimize).
     agent: Agent | None = None
+    #: For `/tasks` (built with `bot.schedules.plan` as its planner).
+    tasks: TaskStore | None = None
+    #: For `/tasks`: a contact's time zone is a new task's default.
+    contacts: ContactStore | None = None
 
 
 Handler = Callable[[Stores, Caller, Command], Result]
@@ -136,7 +142,9 @@ def _check_shape(group: str, sub: Subcommand, command: Command) -> None:
         if count > high and any(" " in a or "=" not in a for a in command.args[high:]):
             extra = ' (quote names that contain spaces, e.g. "Take a message")'
         raise CommandError(f"Usage: /{group} {sub.usage}{extra} — see /{group} help {sub.name}")
-    unknown = sorted(set(command.fields) - sub.fields)
+    # `meta.*` in a subcommand's fields admits every `meta.KEY`.
+    unknown = sorted(f for f in set(command.fields) - sub.fields
+                     if "." not in f or f"{f.split('.', 1)[0]}.*" not in sub.fields)
     if unknown:
         allowed = ", ".join(sorted(sub.fields)) or "none"
         raise CommandError(

@@ -278,10 +278,10 @@ def test_unknown_subcommand_without_a_close_one(run: Runner) -> None:
 
 
 def test_unknown_group_lists_the_groups(run: Runner) -> None:
-    result = run("list", group="tasks")
+    result = run("list", group="reports")
 
     assert not result.ok
-    assert result.title == "Unknown command /tasks; use one of: /jobs, /bots."
+    assert result.title == "Unknown command /reports; use one of: /jobs, /bots, /tasks."
 
 
 def test_group_may_be_given_with_its_slash(run: Runner) -> None:
@@ -289,9 +289,9 @@ def test_group_may_be_given_with_its_slash(run: Runner) -> None:
 
 
 def test_unknown_group_with_its_slash_is_named_once(run: Runner) -> None:
-    result = run("list", group="/tasks")
+    result = run("list", group="/reports")
 
-    assert result.title == "Unknown command /tasks; use one of: /jobs, /bots."
+    assert result.title == "Unknown command /reports; use one of: /jobs, /bots, /tasks."
 
 
 def test_unquoted_name_with_spaces_gives_usage_and_quoting_hint(

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from adapters.slack.app import SlackDeps, create_app
-from adapters.slack.commands import TASKS_UNAVAILABLE, WORKING
+from adapters.slack.commands import WORKING
 from adapters.slack.modals import CALLBACK_ID, TEMPLATE_ACTION, field_blocks
 from adapters.slack.server import EVENTS_PATH, serve_http
 from bot.app import App, build_app
@@ -196,12 +196,26 @@ def test_help_works_for_anyone_and_is_answered_in_the_ack(slack: Slack) -> None:
     assert slack.fake.responses() == []
 
 
-def test_tasks_says_it_is_not_available_yet(slack: Slack) -> None:
-    for text in ("", "list", "create name=x"):
-        ack = slack.command(text, command="/tasks")
-        assert ack.json["response_type"] == "ephemeral"
-        assert ack.json["text"] == TASKS_UNAVAILABLE
-        check_message(ack.json["blocks"], ack.json["text"])
+def test_tasks_runs_the_shared_grammar_and_reads_mentions_in_the_team(slack: Slack) -> None:
+    ack = slack.command("help", command="/tasks", user=MEMBER)
+    assert ack.json["text"].startswith("/tasks: schedule instructions")
+    check_message(ack.json["blocks"], ack.json["text"])
+
+    slack.command('create name="Check in" description="Ask how it goes" '
+                  'schedule="daily 09:00" timezone=Europe/Paris contact=<@U0ANA|ana>',
+                  command="/tasks")
+    assert slack.answer()["text"].startswith("Created 'Check in'")
+    assert slack.app.stores.tasks is not None
+    task = slack.app.stores.tasks.get("check in")
+    assert task.contact == "slack:T1:U0ANA"
+    assert task.created_by == ADMIN
+
+
+def test_tasks_are_for_admins_only(slack: Slack) -> None:
+    slack.command('create name=x description=y schedule="daily 09:00"', command="/tasks",
+                  user=MEMBER)
+    assert "Only admins can use /tasks create." in slack.answer()["text"]
+    assert slack.app.stores.tasks is not None and slack.app.stores.tasks.list() == []
 
 
 def test_bots_runs_the_shared_grammar(slack: Slack) -> None:
