@@ -47,7 +47,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.local_server import LocalServer
+from tests.fakes.local_server import LocalServer, Slow, Stopped
+from tests.fakes.local_server import hang as hang  # re-exported for the tests
+from tests.fakes.local_server import slow as slow  # re-exported for the tests
 
 API_PREFIX = "/api/v10"
 TOKEN = "test-discord-token"
@@ -98,13 +100,6 @@ class HttpError:
     code: int = 0
 
 
-@dataclass(frozen=True)
-class Slow:
-    """Wait `seconds` (None: until the server stops), then answer `then` (None: the default)."""
-    seconds: float | None
-    then: Response | None = None
-
-
 Response = RateLimited | HttpError | Slow | dict[str, Any] | Callable[["DiscordCall"], Any]
 
 
@@ -115,10 +110,6 @@ def rate_limited(retry_after: float = 0.1, *, is_global: bool = False,
 
 def http_error(status: int = 500, message: str | None = None, code: int = 0) -> HttpError:
     return HttpError(status, message or f"{status}: error", code)
-
-
-def slow(seconds: float | None, then: Response | None = None) -> Slow:
-    return Slow(seconds, then)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -134,10 +125,6 @@ class DiscordCall:
     json: Any
     headers: dict[str, str] = field(repr=False)
     time: float = field(repr=False)
-
-
-class _Stopped(Exception):
-    """The server stopped while a handler was sleeping."""
 
 
 class FakeDiscordAPI(LocalServer):
@@ -271,7 +258,7 @@ class FakeDiscordAPI(LocalServer):
         with self._lock:
             queue = self._scripts.get(route)
             item: Any = queue.popleft() if queue else self._always.get(route)
-        item = self._settle(item, call)
+        item = self.settle(item, call)
         if item is None:
             status, answer = self._default(call)
             return status, answer, self._ratelimit_headers(route, params)
@@ -292,17 +279,6 @@ class FakeDiscordAPI(LocalServer):
             if match:
                 return route, match.groupdict()
         return None
-
-    def _settle(self, item: Any, call: DiscordCall) -> Any:
-        while True:
-            if isinstance(item, Slow):
-                if self._stopping.wait(item.seconds):
-                    raise _Stopped
-                item = item.then
-            elif callable(item):
-                item = item(call)
-            else:
-                return item
 
     def _ratelimit_headers(self, route: str, params: dict[str, str]) -> dict[str, str]:
         if not self.ratelimit_headers:
@@ -422,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, answer, extra = self.fake._handle(self.command, urlsplit(self.path).path,
                                                       body, headers)
-        except _Stopped:
+        except Stopped:
             self.close_connection = True
             return
         except Exception as exc:  # a scripted callable failed

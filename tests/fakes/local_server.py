@@ -8,8 +8,31 @@ give up a scripted wait.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+@dataclass(frozen=True)
+class Slow:
+    """Wait `seconds` (None: until the server stops), then answer `then` (None: the default)."""
+
+    seconds: float | None
+    then: Any = None
+
+
+def slow(seconds: float | None, then: Any = None) -> Slow:
+    """Answer `then` after `seconds`."""
+    return Slow(seconds, then)
+
+
+def hang() -> Slow:
+    """Never answer (until `stop()`); for client timeouts."""
+    return Slow(None)
+
+
+class Stopped(Exception):
+    """The server stopped while a handler was waiting."""
 
 
 class LocalServer:
@@ -44,6 +67,18 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def settle(self, item: Any, *args: Any) -> Any:
+        """Wait through `Slow`s (waking up at `stop()`), and call callables with `args`."""
+        while True:
+            if isinstance(item, Slow):
+                if self._stopping.wait(item.seconds):
+                    raise Stopped
+                item = item.then
+            elif args and callable(item):
+                item = item(*args)
+            else:
+                return item
 
     @property
     def url(self) -> str:

@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from tests.fakes.local_server import LocalServer
+from tests.fakes.local_server import LocalServer, Slow, Stopped
+from tests.fakes.local_server import hang as hang  # re-exported for the tests
+from tests.fakes.local_server import slow as slow  # re-exported for the tests
 
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
@@ -68,27 +70,15 @@ class Error:
     retry_after: float | None = None
 
 
-@dataclass(frozen=True)
-class Slow:
-    """Wait `seconds` (None: until the server stops), then answer `then` (None: the default)."""
-    seconds: float | None
-    then: Response | None = None
-
-
 #: A script item or `default`'s result; a str means `reply(str)`, a dict is sent as the body.
 Response = Reply | ToolCall | ToolCalls | Error | Slow | str | dict[str, Any]
-reply, tool_call, error, slow = Reply, ToolCall, Error, Slow
+reply, tool_call, error = Reply, ToolCall, Error
 
 
 def tool_calls(calls: Sequence[ToolCall | tuple[str, dict[str, Any]]], *,
                text: str | None = None) -> ToolCalls:
     """Several calls in one message; each a `tool_call(...)` or a (name, arguments) pair."""
     return ToolCalls(tuple(c if isinstance(c, ToolCall) else ToolCall(*c) for c in calls), text)
-
-
-def hang() -> Slow:
-    """Never answer (until `stop()`); for client timeouts."""
-    return Slow(None)
 
 
 def hashing_embed(texts: list[str], dims: int = 256) -> np.ndarray:
@@ -116,10 +106,6 @@ class RecordedRequest:
         """The bearer token sent, if any."""
         scheme, _, token = self.headers.get("authorization", "").partition(" ")
         return token if scheme.lower() == "bearer" and token else None
-
-
-class _Stopped(Exception):
-    """The server stopped while a handler was sleeping."""
 
 
 class FakeOpenAI(LocalServer):
@@ -214,10 +200,10 @@ class FakeOpenAI(LocalServer):
             return _error(400, "the body must be a JSON object")
         if body.get("stream"):
             return _error(400, "the fake server does not stream")
-        item = self._settle(self._pop(self._chat_script if path == CHAT_PATH
+        item = self.settle(self._pop(self._chat_script if path == CHAT_PATH
                                       else self._embed_script))
         if item is None and path == CHAT_PATH:
-            item = self._settle(self.default(body))
+            item = self.settle(self.default(body))
         if isinstance(item, Error):
             headers = {} if item.retry_after is None else {"Retry-After": f"{item.retry_after:g}"}
             code = "rate_limit_exceeded" if item.status == 429 else None
@@ -237,14 +223,6 @@ class FakeOpenAI(LocalServer):
         with self._lock:
             self._ids += 1
             return f"{prefix}{self._ids}"
-
-    def _settle(self, item: Response | None) -> Response | None:
-        """Sleep through `Slow`s (waking up at `stop()`)."""
-        while isinstance(item, Slow):
-            if self._stopping.wait(item.seconds):
-                raise _Stopped
-            item = item.then
-        return item
 
     def _completion(self, body: dict[str, Any], item: Response | None) -> dict[str, Any]:
         item = Reply(item) if isinstance(item, str) else item
@@ -315,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
                                  body, time.monotonic())
         try:
             status, payload, headers = self.fake._handle(record)
-        except _Stopped:
+        except Stopped:
             return
         except Exception as exc:  # a bug in `default`/`embed`: surface it, don't retry
             with self.fake._lock:

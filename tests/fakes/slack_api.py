@@ -47,7 +47,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.local_server import LocalServer
+from tests.fakes.local_server import LocalServer, Slow, Stopped
+from tests.fakes.local_server import hang as hang  # re-exported for the tests
+from tests.fakes.local_server import slow as slow  # re-exported for the tests
 
 if TYPE_CHECKING:
     from tests.fakes.slack_socket import FakeSocketMode
@@ -81,13 +83,6 @@ class HttpError:
     body: dict[str, Any] | str | None = None
 
 
-@dataclass(frozen=True)
-class Slow:
-    """Wait `seconds` (None: until the server stops), then answer `then` (None: the default)."""
-    seconds: float | None
-    then: Response | None = None
-
-
 #: A scripted answer: a dict is the body (HTTP 200), sent as is (add "ok": true yourself);
 #: a callable gets the `SlackCall` and returns one of these (None: the default answer).
 Response = (RateLimited | ApiError | HttpError | Slow | dict[str, Any]
@@ -104,15 +99,6 @@ def error(error: str, **extra: Any) -> ApiError:
 
 def http_error(status: int = 500, body: dict[str, Any] | str | None = None) -> HttpError:
     return HttpError(status, body)
-
-
-def slow(seconds: float | None, then: Response | None = None) -> Slow:
-    return Slow(seconds, then)
-
-
-def hang() -> Slow:
-    """Never answer (until `stop()`); for client timeouts."""
-    return Slow(None)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -144,10 +130,6 @@ class ResponseUrlPost:
     json: Any
     headers: dict[str, str] = field(repr=False)
     time: float = field(repr=False)
-
-
-class _Stopped(Exception):
-    """The server stopped while a handler was sleeping."""
 
 
 def _ts(micros: int) -> str:
@@ -380,7 +362,7 @@ class FakeSlackAPI(LocalServer):
         with self._lock:
             queue = self._scripts.get(call.method)
             item: Any = queue.popleft() if queue else self._always.get(call.method)
-        item = self._settle(item, call)
+        item = self.settle(item, call)
         if item is None:
             return self._default(call)
         if isinstance(item, RateLimited):
@@ -394,18 +376,6 @@ class FakeSlackAPI(LocalServer):
         if isinstance(item, dict):
             return 200, item, {}
         raise TypeError(f"not a Slack response: {item!r}")
-
-    def _settle(self, item: Any, call: SlackCall) -> Any:
-        """Sleep through `Slow`s (waking up at `stop()`) and run callables."""
-        while True:
-            if isinstance(item, Slow):
-                if self._stopping.wait(item.seconds):
-                    raise _Stopped
-                item = item.then
-            elif callable(item):
-                item = item(call)
-            else:
-                return item
 
     def _check_token(self, call: SlackCall) -> str | None:
         token = call.token
@@ -720,7 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             call = self._call(path.removeprefix("/api/").strip("/"), parts.query, raw, headers)
             status, body, extra = self.fake._handle(call)
-        except _Stopped:
+        except Stopped:
             return
         except Exception as exc:  # a scripted callable's bug: surface it
             with self.fake._lock:
