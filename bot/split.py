@@ -19,7 +19,7 @@ cuts (and the repeated fences) is added or lost.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: The smallest limit `split` accepts (room for a fenced line).
 MIN_LIMIT = 20
@@ -161,3 +161,31 @@ def _atom_spans(text: str, limit: int) -> list[tuple[int, int]]:
 
 def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
     return any(start < at < end for start, end in spans)
+
+
+def pack_lines(lines: Iterable[str], limit: int, *,
+               safe_cut: Callable[[str, int], int] | None = None) -> list[str]:
+    """Lines joined into pieces of at most `limit` characters, in order.
+
+    Pieces end at line breaks where possible (for Block Kit sections and embed
+    fields, which have no paragraphs to keep); a longer line is cut at
+    `safe_cut(line, limit)` (default: at `limit`). No text gives `[""]`.
+    """
+    pieces: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit and (current or line):
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+            current = ""
+        while len(line) > limit:
+            cut = safe_cut(line, limit) if safe_cut is not None else limit
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current or not pieces:
+        pieces.append(current)
+    return pieces

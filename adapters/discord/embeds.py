@@ -38,6 +38,7 @@ import discord
 
 from bot.commands.render import to_text
 from bot.commands.results import Block, Code, Fields, Paragraph, Result, Table
+from bot.split import pack_lines
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -282,24 +283,7 @@ def _chunks(text: str, limit: int, *, escaped: bool = True) -> list[str]:
     A longer line is cut where it must; with `escaped`, never between a
     backslash and the character it escapes.
     """
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit and (current or line):
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-            current = ""
-        while len(line) > limit:
-            cut = _safe_cut(line, limit) if escaped else limit
-            pieces.append(line[:cut])
-            line = line[cut:]
-        current = line
-    if current or not pieces:
-        pieces.append(current)
-    return [piece for piece in pieces if piece] or [""]
+    return pack_lines(text.split("\n"), limit, safe_cut=_safe_cut if escaped else None)
 
 
 def _safe_cut(line: str, limit: int) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.commands.render import to_text
 from bot.commands.results import Block, Code, Fields, Paragraph, Result, Table
+from bot.split import pack_lines
 
 MAX_BLOCKS = 50
 SECTION_TEXT_MAX = 3000
@@ -150,24 +151,7 @@ def chunk(text: str, limit: int) -> list[str]:
     Pieces end at line breaks where possible; a longer line is cut where it
     must, never inside an escape such as `&amp;`.
     """
-    pieces: list[str] = []
-    current = ""
-    for line in (escape(raw) for raw in text.split("\n")):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit and (current or line):
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-            current = ""
-        while len(line) > limit:
-            cut = _safe_cut(line, limit)
-            pieces.append(line[:cut])
-            line = line[cut:]
-        current = line
-    if current or not pieces:
-        pieces.append(current)
-    return pieces
+    return pack_lines((escape(raw) for raw in text.split("\n")), limit, safe_cut=_safe_cut)
 
 
 def _safe_cut(escaped: str, limit: int) -> int:
