@@ -49,7 +49,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import queue
 import random
 import resource
@@ -72,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bench.machine import describe, load  # noqa: E402
 from jobs_store.embedded import EmbeddedRedis  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
@@ -937,7 +937,7 @@ def run(url: str, *, concurrency: int = DEFAULT_CONCURRENCY, rounds: int = DEFAU
             bench.close()
         report.fake_errors = [repr(e) for e in [*model.errors, *slack.errors]]
     flush(url)
-    report.machine["load"] += f" at start, {_load()} at the end"
+    report.machine["load"] += f" at start, {load()} at the end"
     after = _listen_overflows()
     if overflows is not None and after is not None:
         report.listen_overflows = after - overflows
@@ -1071,32 +1071,9 @@ def machine(url: str) -> dict[str, str]:
 
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        info = client.info("server")
+        return describe(client, url, bolt=bolt_version)
     finally:
         client.close()
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    return {
-        "cores": f"{usable} usable of {cores}",
-        "cpu": _cpu_model() or platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "redis": f"{info.get('redis_version', '?')} via {url.split(':', 1)[0]}",
-        "bolt": bolt_version,
-        "load": _load(),
-    }
-
-
-def _load() -> str:
-    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                 if line.startswith("model name")), "")
 
 
 # --- where the time goes ------------------------------------------------------------------------

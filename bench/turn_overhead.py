@@ -37,7 +37,6 @@ import gc
 import io
 import math
 import os
-import platform
 import pstats
 import random
 import statistics
@@ -57,6 +56,7 @@ import redis
 import rq
 
 from adapters.console import wait_for_reply
+from bench.machine import describe, load
 from bot.app import App, app_on
 from bot.ingress import Ingress
 from bot.models import Contact, IncomingMessage, Job, Turn
@@ -502,31 +502,7 @@ def profile_turns(app: App, texts: Sequence[str], *, turns: int, tag: str, top: 
 
 def machine(client: redis.Redis, url: str) -> dict[str, str]:
     """What the figures were measured on."""
-    info = client.info("server")
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    return {
-        "cores": f"{usable} usable of {cores}",
-        "cpu": _cpu_model() or platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "redis": f"{info.get('redis_version', '?')} via {url.split(':', 1)[0]}",
-        "rq": rq.__version__ if hasattr(rq, "__version__") else "?",
-        "load": _load(),
-    }
-
-
-def _load() -> str:
-    """The 1-minute load average: other work on the machine makes p99s noisy."""
-    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                 if line.startswith("model name")), "")
+    return describe(client, url, rq=getattr(rq, "__version__", "?"))
 
 
 @contextmanager
@@ -616,7 +592,7 @@ def run(url: str, *, sizes: Sequence[int] = DEFAULT_SIZES, samples: int | None =
             report.profile = profiled or report.profile
         if fake.errors:
             raise RuntimeError(f"the fake OpenAI server failed: {fake.errors!r}")
-        report.machine["load"] += f" at start, {_load()} at the end"
+        report.machine["load"] += f" at start, {load()} at the end"
         return report
 
 
