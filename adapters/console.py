@@ -31,6 +31,16 @@ WORKSPACE = "local"
 _OUTBOX_TTL_S = 3600
 
 
+def dm_channel(user: str) -> str:
+    """The console channel of a user's conversation: one DM per user name."""
+    return f"dm-{user}"
+
+
+def dm_conversation_id(*, user: str, workspace: str = WORKSPACE) -> str:
+    """The id of a user's console conversation, as their typed lines get it."""
+    return f"console:{workspace or WORKSPACE}:{dm_channel(user)}:"
+
+
 def outbox(conversation_id: str) -> str:
     """The Redis list a console conversation's replies go to."""
     return f"{PREFIX}:console:outbox:{conversation_id}"
@@ -51,6 +61,18 @@ class ConsoleSender:
         # The console has no channels: posts show in every console conversation's
         # window as a note, so the operator sees escalations too.
         self._push(outbox("posts"), f"[posted to {channel}] {text}")
+
+    def direct(self, *, workspace: str, user: str) -> str:
+        """The user's console conversation: the one the person at the terminal types into.
+
+        The console has one workspace; an empty `workspace` means it.
+        """
+        return dm_conversation_id(user=user, workspace=workspace)
+
+    def channel(self, *, workspace: str, channel: str) -> str:
+        """A console "channel": a conversation of its own; its messages go to the posts
+        every console window shows."""
+        return f"console:{workspace or WORKSPACE}:{channel}:"
 
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         """The console shows nothing while the agent works: the prompt waits."""
@@ -118,7 +140,7 @@ class ConsoleAdapter:
         return IncomingMessage(
             platform="console",
             workspace=WORKSPACE,
-            channel=f"dm-{self.user}",
+            channel=dm_channel(self.user),
             user=self.user,
             user_name=self.user,
             text=line,

@@ -30,9 +30,12 @@ from bot.turns import Agent, TurnLimits
 from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.connection import connect, redis_url
+from jobs_store.executions import ExecutionStore
 from jobs_store.stats import StatsStore
 from jobs_store.tasks import TaskStore
+from workers.executions import RQExecutionQueue
 from workers.queues import RQTurnQueue
+from workers.scheduler import TaskScheduler
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +87,11 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
                                       ttl_days=settings.chatjobs_history_days)
     stats = StatsStore(client)
     tasks = TaskStore(client, planner=plan)
+    executions = ExecutionStore(client)
     agent = Agent(
         jobs=jobs, bots=bots, contacts=contacts, conversations=conversations, stats=stats,
-        tasks=tasks, matcher=JobMatcher(vectors=_job_vectors(settings, client)),
+        tasks=tasks, executions=executions,
+        matcher=JobMatcher(vectors=_job_vectors(settings, client)),
         llm=build_llm(settings), offline=OfflineModel(),
         delivery=Delivery(client, senders if senders is not None else _senders(settings, client)),
         limits=TurnLimits(model=settings.openai_model,
@@ -96,11 +101,20 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
     return App(
         settings=settings, redis_url=url, client=client, rq_client=rq_client,
         stores=Stores(jobs=jobs, bots=bots, stats=stats, agent=agent, tasks=tasks,
-                      contacts=contacts),
+                      contacts=contacts, executions=executions,
+                      execution_queue=RQExecutionQueue(rq_client), conversations=conversations),
         contacts=contacts, conversations=conversations, agent=agent,
         ingress=Ingress(client=client, conversations=conversations, contacts=contacts,
                         queue=RQTurnQueue(rq_client)),
     )
+
+
+def build_scheduler(app: App) -> TaskScheduler:
+    """The task scheduler on the app's stores (`chatjobs scheduler`, or a thread)."""
+    stores = app.stores
+    assert stores.tasks is not None and stores.executions is not None
+    return TaskScheduler(client=app.client, tasks=stores.tasks, executions=stores.executions,
+                         queue=RQExecutionQueue(app.rq_client))
 
 
 def build_llm(settings: Settings) -> LLM:

@@ -6,6 +6,7 @@
                                Socket Mode with SLACK_APP_TOKEN) and/or Discord
                                (DISCORD_TOKEN)
     chatjobs worker [--burst]  answer conversations (RQ queues turns and tasks)
+    chatjobs scheduler         start scheduled task runs when they are due
     chatjobs jobs <command>    the /jobs admin commands (chatjobs jobs help)
     chatjobs jobs match [--user ID] [--bot NAME] [--json] "<text>"
                                dry run: the jobs a message matches (and the reply)
@@ -37,7 +38,7 @@ from adapters.console import ConsoleAdapter, wait_for_reply
 from adapters.discord import DiscordDeps, DiscordRunner, create_client
 from adapters.slack.app import SlackDeps, create_app
 from adapters.slack.server import serve_http, start_socket_mode
-from bot.app import App, open_app
+from bot.app import App, build_scheduler, open_app
 from bot.commands import GROUPS, Caller, run_command
 from bot.commands.dry_run import render as render_dry_run
 from bot.commands.render import to_text
@@ -49,6 +50,7 @@ from config.errors import ChatjobsError, ConfigError
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from workers.runtime import Runtime
+from workers.scheduler import BackgroundScheduler
 from workers.worker import BackgroundWorker, run_worker
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="stop when the queues are empty instead of waiting for more work")
     worker.set_defaults(run=_worker)
 
+    scheduler = commands.add_parser(
+        "scheduler", help="start scheduled task runs when they are due",
+        description="Queue each task run on the 'tasks' queue at its due time (never before), "
+                    "and mark runs whose worker died as failed. Several may run against one "
+                    "Redis; each run starts once. Without REDIS_URL, `chat` and `serve` run "
+                    "one inside their process.")
+    scheduler.set_defaults(run=_scheduler)
+
     for name, group in GROUPS.items():
         sub = commands.add_parser(
             name, help=f"/{name}: {group.summary}", add_help=False,
@@ -180,6 +190,8 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         worker = BackgroundWorker(connection=app.rq_client,
                                   rt=Runtime(agent=app.agent, redis=app.client))
         worker.start()
+        scheduler = BackgroundScheduler(build_scheduler(app))
+        scheduler.start()
         try:
             adapter = ConsoleAdapter(
                 respond=_console_responder(app),
@@ -193,6 +205,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             )
             adapter.run(_banner(app))
         finally:
+            scheduler.stop()
             worker.stop()
     return 0
 
@@ -210,6 +223,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # run `chatjobs worker` processes, as many as the load needs.
         worker = None if settings.redis_url else BackgroundWorker(
             connection=app.rq_client, rt=Runtime(agent=app.agent, redis=app.client))
+        scheduler = None if settings.redis_url else BackgroundScheduler(build_scheduler(app))
         try:
             serving = []
             if settings.slack_bot_token is not None:
@@ -234,6 +248,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 serving.append(f"Discord as {client.user}")
             if worker is not None:
                 worker.start()
+            if scheduler is not None:
+                scheduler.start()
             # What start-up built lives until exit: keep it out of the garbage
             # collector's full passes, which otherwise stall every ack ~100 ms.
             gc.freeze()
@@ -252,6 +268,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 socket.close()
             if gateway is not None:
                 gateway.stop()
+            if scheduler is not None:
+                scheduler.stop()
             if worker is not None:
                 worker.stop()
     return 0
@@ -264,6 +282,17 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
               "Ctrl-C stops after the job in hand.", file=sys.stderr)
         run_worker(connection=app.rq_client, rt=Runtime(agent=app.agent, redis=app.client),
                    burst=args.burst)
+    return 0
+
+
+def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    with open_app(settings) as app:
+        print(f"chatjobs scheduler: Redis at {_where(app)}; Ctrl-C stops it.", file=sys.stderr)
+        stop = threading.Event()
+        try:
+            build_scheduler(app).run(stop=stop)
+        except KeyboardInterrupt:
+            stop.set()
     return 0
 
 

@@ -44,6 +44,14 @@ class Delivery:
         sender = self._sender(platform)
         return self._once(key, lambda: sender.post(channel=channel, text=text))
 
+    def direct(self, *, platform: str, workspace: str, user: str) -> str:
+        """The conversation id of a direct-message conversation with `user` (opened)."""
+        return self._sender(platform).direct(workspace=workspace, user=user)
+
+    def channel(self, *, platform: str, workspace: str, channel: str) -> str:
+        """The conversation id of the top level of `channel`."""
+        return self._sender(platform).channel(workspace=workspace, channel=channel)
+
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         """Show or clear the working state on the message's platform (best effort)."""
         sender = self._senders.get(conversation_id.split(":", 1)[0])

@@ -19,6 +19,7 @@ import redis
 from bot.models import Contact, IncomingMessage, Turn
 from bot.ports import TurnQueue
 from jobs_store import ContactStore, ConversationStore, keys
+from jobs_store.models import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class Ingress:
         self._conversations = conversations
         self._contacts = contacts
         self._queue = queue
+
+    def in_session(self, conversation_id: str) -> bool:
+        """Whether a task's session window is open on the conversation (then the
+        agent answers it without a mention)."""
+        return self._conversations.session(conversation_id, now=now_utc()) is not None
 
     def accept(self, message: IncomingMessage, *, contact: Contact | None = None) -> bool:
         """Take a message; False when it is a second delivery of one already taken."""

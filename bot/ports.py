@@ -19,6 +19,23 @@ class Sender(Protocol):
         """Post to a channel, e.g. the escalation channel."""
         ...
 
+    def direct(self, *, workspace: str, user: str) -> str:
+        """The id of the direct-message conversation with `user`, opened if needed.
+
+        `workspace` is the Slack team, the console's workspace, or for Discord
+        a guild id or "" (DMs do not belong to a guild). Tasks use it to speak
+        to their contact first. Raises a `ChatjobsError` when the platform refuses.
+        """
+        ...
+
+    def channel(self, *, workspace: str, channel: str) -> str:
+        """The id of the conversation at the top level of `channel` (where `post` writes).
+
+        `workspace` is the Slack team or the console's workspace; on Discord
+        it may be "" (the channel's guild is looked up).
+        """
+        ...
+
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         """Show (or clear) that the agent is working on a message: a status,
         a reaction, a typing indicator. Best effort: must not raise."""
@@ -30,4 +47,16 @@ class TurnQueue(Protocol):
 
     def schedule(self, conversation_id: str) -> None:
         """Make sure a turn will run for the conversation."""
+        ...
+
+
+class ExecutionQueue(Protocol):
+    """Where task executions are handed to the workers."""
+
+    def enqueue(self, execution_id: str, *, timeout_s: float) -> None:
+        """Queue the execution (queueing one twice runs it once)."""
+        ...
+
+    def discard(self, execution_id: str) -> None:
+        """Take a queued execution off the queue, if it is still there."""
         ...

@@ -27,7 +27,8 @@ from jobs_store.stats import StatsStore
 from jobs_store.tasks import Task, TaskStore
 
 
-def _function(name: str, description: str, **params: str) -> dict[str, Any]:
+def function_schema(name: str, description: str, **params: str) -> dict[str, Any]:
+    """A tool definition whose parameters are all required strings."""
     return {"type": "function", "function": {
         "name": name, "description": description,
         "parameters": {"type": "object",
@@ -37,12 +38,12 @@ def _function(name: str, description: str, **params: str) -> dict[str, Any]:
 
 
 TURN_TOOLS = [
-    _function("complete_job", "Record that the person reached the goal of a job.",
+    function_schema("complete_job", "Record that the person reached the goal of a job.",
               job="The job's name, as in its heading.",
               summary="One line: what was done or collected."),
-    _function("escalate", "Hand the conversation to a person on the team.",
+    function_schema("escalate", "Hand the conversation to a person on the team.",
               reason="Why a person is needed, with what they need to know."),
-    _function("schedule_follow_up", "Plan a message to this person later.",
+    function_schema("schedule_follow_up", "Plan a message to this person later.",
               when="When: an ISO date-time (2026-12-01T09:00) in the person's time zone, "
                    "or a delay such as 3d, 12h or 90m.",
               instructions="What to do then, e.g. 'Ask whether the import worked.'"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -22,11 +22,13 @@ from bot.delivery import Delivery
 from bot.llm.base import LLM, ModelError
 from bot.matcher import JobMatcher, Match
 from bot.prompt import MAX_INJECTED, MAX_LISTED, TurnContext, build_messages
+from bot.sessions import open_session, task_section
 from bot.tools import ToolBox
 from jobs_store import DEFAULT_BOT_ID, BotStore, ContactStore, ConversationStore, JobStore
+from jobs_store.executions import ExecutionStore
 from jobs_store.models import Bot, Contact, Job, Turn, now_utc
 from jobs_store.stats import StatsStore
-from jobs_store.tasks import TaskStore
+from jobs_store.tasks import Task, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Agent:
     conversations: ConversationStore
     stats: StatsStore
     tasks: TaskStore
+    executions: ExecutionStore
     matcher: JobMatcher
     llm: LLM
     offline: LLM
@@ -87,9 +90,19 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     # counters were read is in `pending` too, and must be marked with it.
     upto = max(t.seq for t in pending)
     now = agent.clock()
+    session = open_session(conversations=agent.conversations, tasks=agent.tasks,
+                           executions=agent.executions, conversation_id=conversation_id, now=now)
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,
                      text="\n".join(t.text for t in pending), user=pending[-1].user,
-                     active_job=state.active_job, now=now)
+                     active_job=state.active_job, now=now,
+                     bot=bot_for_task(agent, session.task) if session else None)
+    max_iterations = agent.limits.max_iterations
+    if session is not None:  # a turn of the execution that opened the window
+        plan = replace(plan, context=replace(plan.context, extra=task_section(
+            session.task, execution=session.execution, target="",
+            previous_outcome=session.execution.outcome or session.task.last_outcome,
+            replying=True)))
+        max_iterations = min(max_iterations, session.iterations_left)
     toolbox = _toolbox(agent, plan, conversation_id, user=pending[-1].user,
                        key=f"{conversation_id}:{upto}", now=now)
     messages = build_messages(plan.context, history_tokens=agent.limits.history_tokens)
@@ -99,7 +112,7 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     try:
         result = run_agent(llm=agent.llm, model=plan.bot.model or agent.limits.model,
                            messages=messages, tools=toolbox.schemas(), run_tool=toolbox.run,
-                           max_iterations=agent.limits.max_iterations,
+                           max_iterations=max_iterations,
                            max_seconds=agent.limits.max_seconds)
     except ModelError as exc:
         log.warning("turn failed in %s: %s", conversation_id, exc)
@@ -109,6 +122,8 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     finally:
         if agent.delivery is not None:
             agent.delivery.working(**working, active=False)
+    if session is not None:
+        agent.executions.note_progress(session.execution.id, iterations=result.iterations)
     text = result.text.strip() or ("Done." if result.tool_calls else "Sorry, I have no answer.")
     _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto)
     _record(agent, plan, toolbox, conversation_id, user=pending[-1].user,
@@ -148,6 +163,12 @@ def plan_turn(
 def choose_bot(bots: Sequence[Bot], channel: str) -> Bot | None:
     """The bot that claims `channel`, if any (else the default bot answers)."""
     return next((bot for bot in bots if channel in bot.channels), None)
+
+
+def bot_for_task(agent: Agent, task: Task) -> Bot:
+    """The bot that runs `task`: its own, else (also when deleted) the default bot."""
+    found = next((b for b in agent.bots.list() if b.id == task.bot), None) if task.bot else None
+    return found or agent.bots.get()
 
 
 def _toolbox(agent: Agent, plan: Plan, conversation_id: str, *, user: str, key: str,

@@ -7,11 +7,16 @@ User messages are numbered as they arrive (`received`); a turn answers every
 message up to a number (`answered`). Messages above `answered` are pending:
 the next turn answers them together. `active_job` is the job the
 conversation is following, until it is completed.
+
+A *session window* is open on a conversation after a task's execution spoke
+there: until it closes, the conversation's messages are answered as turns of
+that execution (no mention needed in a channel).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 
@@ -26,6 +31,18 @@ class ConversationState:
     received: int = 0
     answered: int = 0
     active_job: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session window: the conversation belongs to a task's execution until `until`."""
+
+    task: str
+    execution: str
+    until: datetime
+
+
+_SESSION_FIELDS = ("session_task", "session_execution", "session_until")
 
 
 class ConversationStore:
@@ -95,6 +112,33 @@ class ConversationStore:
         else:
             self._redis.hset(state, "active_job", job_id)
 
+    def open_session(self, conversation_id: str, session: Session) -> None:
+        """Open (or extend) a session window on the conversation."""
+        state = keys.conversation_state(conversation_id)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(state, mapping={
+                "session_task": session.task, "session_execution": session.execution,
+                "session_until": int(session.until.timestamp() * 1000)})
+            pipe.expire(state, self._ttl_s)
+            pipe.execute()
+
+    def session(self, conversation_id: str, *, now: datetime) -> Session | None:
+        """The session window open at `now`, if any."""
+        task, execution, until = self._redis.hmget(keys.conversation_state(conversation_id),
+                                                   _SESSION_FIELDS)
+        if not (task and execution and until):
+            return None
+        closes = datetime.fromtimestamp(int(until) / 1000, UTC)
+        return Session(str(task), str(execution), closes) if closes > now else None
+
+    def close_session(self, conversation_id: str, *, execution: str | None = None) -> None:
+        """Close the window (only if it belongs to `execution`, when given)."""
+        state = keys.conversation_state(conversation_id)
+        if execution is None:
+            self._redis.hdel(state, *_SESSION_FIELDS)
+        else:
+            self._redis.eval(_CLOSE_IF_OWNED, 1, state, execution)
+
     def turns(self, conversation_id: str, *, last: int | None = None) -> list[Turn]:
         """The conversation's turns, oldest first (only the `last` n if given)."""
         if last is not None and last <= 0:
@@ -109,3 +153,11 @@ class ConversationStore:
         pipe.ltrim(key, -self._max_turns, -1)
         pipe.expire(key, self._ttl_s)
         pipe.expire(keys.conversation_state(conversation_id), self._ttl_s)
+
+
+_CLOSE_IF_OWNED = """
+if redis.call('HGET', KEYS[1], 'session_execution') == ARGV[1] then
+  return redis.call('HDEL', KEYS[1], 'session_task', 'session_execution', 'session_until')
+end
+return 0
+"""

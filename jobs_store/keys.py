@@ -21,7 +21,13 @@
 | `cj:{ws}:tasks` | set | the ids of the workspace's tasks |
 | `cj:{ws}:tasks:names` | hash | lower-cased task name → task id (the uniqueness index) |
 | `cj:{ws}:tasks:due` | sorted set | task id → its next run, epoch ms (unpaused tasks only) |
-| `cj:conv:{conversation id}:state` | hash | `received`/`answered` message counts, `active_job` |
+| `cj:{ws}:task:{id}:executions` | sorted set | its latest 200 execution ids → queued at, ms |
+| `cj:{ws}:task:{id}:active` | string | the id of the task's queued or running execution |
+| `cj:{ws}:execution:{id}` | string | an execution, JSON |
+| `cj:{ws}:executions:queued` | sorted set | queued execution ids → queued at, epoch ms |
+| `cj:{ws}:executions:running` | sorted set | running execution ids → last beat, ms |
+| `cj:{ws}:scheduler:tick` | string | held for a moment by the scheduler doing the sweeps |
+| `cj:conv:{conversation id}:state` | hash | message counts, `active_job`, the open session window |
 | `cj:seen:{platform}:{message id}` | string | a delivered platform message (dedupe, 1 day) |
 | `cj:sent:{key}` | string | a reply or post already sent (idempotency, 7 days) |
 
@@ -95,6 +101,36 @@ def task_names(ws: str) -> str:
 def task_due(ws: str) -> str:
     """Task id → its next run in epoch milliseconds, for the scheduler."""
     return f"{PREFIX}:{ws}:tasks:due"
+
+
+def task_executions(ws: str, task_id: str) -> str:
+    """A task's latest execution ids, by the time they were queued."""
+    return f"{PREFIX}:{ws}:task:{task_id}:executions"
+
+
+def task_active(ws: str, task_id: str) -> str:
+    """The id of a task's queued or running execution."""
+    return f"{PREFIX}:{ws}:task:{task_id}:active"
+
+
+def execution(ws: str, execution_id: str) -> str:
+    """An execution."""
+    return f"{PREFIX}:{ws}:execution:{execution_id}"
+
+
+def executions_queued(ws: str) -> str:
+    """Queued executions → when they were queued, epoch ms."""
+    return f"{PREFIX}:{ws}:executions:queued"
+
+
+def executions_running(ws: str) -> str:
+    """Running executions → their worker's last beat, epoch ms."""
+    return f"{PREFIX}:{ws}:executions:running"
+
+
+def scheduler_sweep(ws: str) -> str:
+    """Held by the scheduler that does the periodic sweeps."""
+    return f"{PREFIX}:{ws}:scheduler:tick"
 
 
 def conversation_state(conversation_id: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 import secrets
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.client import Pipeline
@@ -16,6 +16,13 @@ from jobs_store.errors import NotFound
 DEFAULT_WORKSPACE = "default"
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def transact(client: Any, write: Callable[[Pipeline], T], *watched: str) -> T:
+    """Run `write` in a WATCH/MULTI transaction on `watched`, retried on a conflict;
+    return what it returns."""
+    return cast(T, client.transaction(write, *watched, value_from_callable=True))
 
 
 def new_id(prefix: str) -> str:

@@ -33,7 +33,7 @@ from redis.client import Pipeline
 from jobs_store import keys
 from jobs_store.errors import AlreadyExists, InvalidInput, NotFound, StaleVersion
 from jobs_store.models import now_utc, validated
-from jobs_store.records import DEFAULT_WORKSPACE, load, new_id, not_found, resolve_id
+from jobs_store.records import DEFAULT_WORKSPACE, load, new_id, not_found, resolve_id, transact
 
 TaskStatus = Literal["idle", "running"]
 
@@ -313,6 +313,49 @@ class TaskStore:
         """Schedule the task again from now (its next run is recomputed)."""
         return self._set_paused(ref, False, actor)
 
+    def advance(self, task_id: str, *, due: datetime, now: datetime) -> Task | None:
+        """Re-arm a task whose run due at `due` is being started: its next run
+        becomes the first after `now` (runs missed meanwhile collapse into this one).
+
+        None when the task is no longer due at `due` — paused, edited, deleted,
+        or already advanced by another scheduler — so each due run is claimed once.
+        """
+        key = self._key(task_id)
+
+        def write(pipe: Pipeline) -> Task | None:
+            current = load(pipe, key, Task)
+            if (current is None or current.paused or current.next_run is None
+                    or _ms(current.next_run) != _ms(due)):
+                return None
+            task = self._plan(current, now=max(now, due))
+            pipe.multi()
+            pipe.set(key, task.model_dump_json())
+            self._index_due(pipe, task)
+            return task
+
+        return transact(self._redis, write, key)
+
+    def record_run(self, task_id: str, *, status: TaskStatus, last_run: datetime | None = None,
+                   outcome: str | None = None) -> Task | None:
+        """Note a run starting or ending (not an edit: the version stays)."""
+        key = self._key(task_id)
+
+        def write(pipe: Pipeline) -> Task | None:
+            current = load(pipe, key, Task)
+            if current is None:
+                return None
+            update: dict[str, Any] = {"status": status}
+            if last_run is not None:
+                update["last_run"] = last_run
+            if outcome is not None:
+                update["last_outcome"] = outcome[:MAX_OUTCOME]
+            task = current.model_copy(update=update)
+            pipe.multi()
+            pipe.set(key, task.model_dump_json())
+            return task
+
+        return transact(self._redis, write, key)
+
     def delete(self, ref: str, *, actor: str) -> Task:
         """Remove the task; returns it as it was."""
         task_id = self.get(ref).id
@@ -377,6 +420,9 @@ class TaskStore:
         pipe.hset(self._names_key, task.name.lower(), task.id)
         pipe.set(self._key(task.id), task.model_dump_json())
         pipe.sadd(keys.task_ids(self._ws), task.id)
+        self._index_due(pipe, task)
+
+    def _index_due(self, pipe: Pipeline, task: Task) -> None:
         if task.next_run is not None and not task.paused:
             pipe.zadd(keys.task_due(self._ws), {task.id: _ms(task.next_run)})
         else:

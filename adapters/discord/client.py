@@ -31,7 +31,7 @@ import discord
 from discord import app_commands
 from redis import Redis
 
-from adapters.discord.events import BotIdentity, DiscordInbound, in_session
+from adapters.discord.events import BotIdentity, DiscordInbound
 from adapters.discord.members import DiscordMembers
 from adapters.discord.sender import BotThreads, RebasedHTTPClient, api_base
 from bot.commands import Stores
@@ -87,7 +87,7 @@ class ChatjobsClient(discord.Client):
     """The gateway client: messages to ingress, app commands on `tree`."""
 
     def __init__(self, settings: Settings, deps: DiscordDeps, *,
-                 session_open: Callable[[str], bool] = in_session) -> None:
+                 session_open: Callable[[str], bool] | None = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         super().__init__(intents=intents, allowed_mentions=ALLOWED_MENTIONS)

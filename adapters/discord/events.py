@@ -4,7 +4,7 @@ Answered: every person's message in a DM; in servers, messages that @mention
 the bot (its user or its integration role), replies to the bot's messages,
 messages in a thread the bot takes part in (it spoke or was mentioned there,
 or started the thread), and messages inside an open session window
-(`in_session`). Never the bot's own or other bots' messages, webhooks, system
+(`Ingress.in_session`). Never the bot's own or other bots' messages, webhooks, system
 messages (joins, pins, thread created, …) or edits (`on_message` never sees
 edits; `normalize.person_message` also refuses an edited payload).
 
@@ -53,15 +53,6 @@ NO_CONTENT_WARNING = (
 )
 
 
-def in_session(conversation_id: str) -> bool:
-    """Whether a session window is open in the conversation (`discord:G:C:thread`).
-
-    The hook for session windows, a later feature: after a task speaks to
-    someone, their replies in that conversation are answered for a while
-    without an @mention. Until then no window is ever open.
-    """
-    return False
-
 
 @dataclass(frozen=True)
 class BotIdentity:
@@ -75,11 +66,12 @@ class DiscordInbound:
     """Decides whether a message is for the agent, and hands it to ingress."""
 
     def __init__(self, *, ingress: Ingress, members: DiscordMembers, threads: BotThreads,
-                 session_open: Callable[[str], bool] = in_session) -> None:
+                 session_open: Callable[[str], bool] | None = None) -> None:
         self._ingress = ingress
         self._members = members
         self._threads = threads
-        self._session_open = session_open
+        #: Whether a task's session window is open on a conversation (ingress knows).
+        self._session_open = session_open or ingress.in_session
         #: The empty-content warning is logged once (one client, so once per process).
         self._warned_no_content = False
 

@@ -32,6 +32,9 @@ it: a proxy must pass Discord's headers through.
   replied to, never @everyone, @here or roles.
 - Threads the bot speaks in are recorded (`cj:discord:thread:{id}`, 30 days),
   so people can go on talking there without an @mention.
+- `direct` (and `post` to `<@user>`) opens the DM with a user
+  (POST /users/@me/channels) once, caching its channel (`cj:discord:dm:{user}`,
+  30 days); `direct` returns the DM's conversation id, `discord:dm:{channel}:`.
 - `working` keeps the typing indicator on (POST /channels/{id}/typing, which
   lasts about 10 s, repeated every 8 s) until the turn ends; it never raises.
 """
@@ -55,7 +58,7 @@ import discord
 import redis
 from discord.http import HTTPClient, Route
 
-from adapters.discord.normalize import DM, parse_conversation_id
+from adapters.discord.normalize import DM, conversation_id, parse_conversation_id
 from adapters.discord.split import MAX_CHARS, split
 from config.errors import ChatjobsError, ConfigError
 from config.settings import Settings
@@ -82,6 +85,7 @@ ALLOWED_MENTIONS: dict[str, Any] = {"parse": ["users"], "replied_user": True}
 
 _CHANNEL = re.compile(r"^(?:<#)?([0-9]{15,20})>?$")
 _USER = re.compile(r"^(?:<@!?|@)([0-9]{15,20})>?$")
+_SNOWFLAKE = re.compile(r"^[0-9]{15,20}$")
 
 
 class DiscordSendError(ChatjobsError):
@@ -298,6 +302,34 @@ class DiscordSender:
         target = self._channel_for(channel.strip())
         self._send(target, text, scope=f"post\n{target}", reference=None)
 
+    def direct(self, *, workspace: str, user: str) -> str:
+        """The conversation id of the DM with `user` (an id), opened if needed.
+
+        DMs belong to no guild, so `workspace` (a guild id or "") does not
+        change it: it is `discord:dm:{DM channel}:`, the id an inbound DM from
+        the user normalizes to, so the user's answers come back to it.
+        """
+        if not _SNOWFLAKE.match(user):
+            raise DiscordSendError(f"'{user}' is not a Discord user id (e.g. 123456789012345678)")
+        return conversation_id(DM, self._dm_channel(user))
+
+    def channel(self, *, workspace: str, channel: str) -> str:
+        """The conversation id of the top level of `channel`; an empty `workspace` is
+        looked up (GET /channels/{id} gives the channel's guild)."""
+        if not _SNOWFLAKE.match(channel):
+            raise DiscordSendError(f"'{channel}' is not a Discord channel id "
+                                   "(e.g. 123456789012345678)")
+        guild = workspace
+        if not guild:
+            route = Route("GET", "/channels/{channel_id}", channel_id=channel)
+            try:
+                data = self.rest.call(lambda http: http.request(route))
+            except (discord.DiscordException, OSError) as exc:
+                raise DiscordSendError(f"could not look up Discord channel {channel}: "
+                                       f"{exc}") from exc
+            guild = str(data.get("guild_id") or DM)
+        return conversation_id(guild, channel)
+
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         """Keep "is typing…" on in the conversation while the turn runs (best effort)."""
         try:
@@ -336,18 +368,20 @@ class DiscordSender:
 
     def _post_message(self, channel: str, payload: dict[str, Any]) -> None:
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel)
+        self._request(route, payload, what=f"a message to channel {channel}")
+
+    def _request(self, route: Route, payload: dict[str, Any], *, what: str) -> Any:
+        """One REST call; a refusal or failure is a DiscordSendError naming `what`."""
         try:
-            self.rest.call(lambda http: http.request(route, json=payload))
+            return self.rest.call(lambda http: http.request(route, json=payload))
         except discord.HTTPException as exc:
-            raise DiscordSendError(
-                f"Discord refused a message to channel {channel}: {exc.status} {exc.text}"
-            ) from exc
+            raise DiscordSendError(f"Discord refused {what}: {exc.status} {exc.text}") from exc
         except discord.RateLimited as exc:
             raise DiscordSendError(
-                f"Discord rate limited channel {channel} for {exc.retry_after:.0f} s, longer "
-                f"than the {MAX_RATELIMIT_WAIT_S:.0f} s a send waits") from exc
+                f"Discord rate limited {what} for {exc.retry_after:.0f} s, longer "
+                f"than the {MAX_RATELIMIT_WAIT_S:.0f} s a call waits") from exc
         except discord.DiscordException as exc:
-            raise DiscordSendError(f"could not send to channel {channel}: {exc}") from exc
+            raise DiscordSendError(f"could not complete {what}: {exc}") from exc
         except OSError as exc:
             raise DiscordSendError(
                 f"could not reach Discord at {self.rest.api_base} ({exc!r})") from exc
@@ -367,17 +401,20 @@ class DiscordSender:
             raise DiscordSendError(
                 f"'{target}' is not a Discord channel or user id (Discord channels are "
                 "given by id, e.g. 123456789012345678 or <#123456789012345678>)")
-        cached = self._redis.get(dm_key(user[1]))
+        return self._dm_channel(user[1])
+
+    def _dm_channel(self, user_id: str) -> str:
+        """The DM channel with a user: from the cache, else POST /users/@me/channels."""
+        cached = self._redis.get(dm_key(user_id))
         if cached:
             return str(cached.decode() if isinstance(cached, bytes) else cached)
-        route = Route("POST", "/users/@me/channels")
-        try:
-            data = self.rest.call(
-                lambda http: http.request(route, json={"recipient_id": user[1]}))
-        except discord.DiscordException as exc:
-            raise DiscordSendError(f"could not open a DM with user {user[1]}: {exc}") from exc
-        dm_channel = str(data["id"])
-        self._redis.set(dm_key(user[1]), dm_channel, ex=DM_TTL_S)
+        data = self._request(Route("POST", "/users/@me/channels"),
+                             {"recipient_id": user_id}, what=f"opening a DM with user {user_id}")
+        dm_channel = str(data.get("id") or "") if isinstance(data, dict) else ""
+        if not (dm_channel.isascii() and dm_channel.isdigit()):
+            raise DiscordSendError(f"Discord opened no DM channel with user {user_id}")
+        self._redis.set(dm_key(user_id), dm_channel, ex=DM_TTL_S)
+        log.info("opened the Discord DM %s with user %s", dm_channel, user_id)
         return dm_channel
 
     # --- typing ------------------------------------------------------------------------

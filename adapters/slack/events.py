@@ -2,7 +2,7 @@
 
 Answered: `app_mention`; every person's message in a DM (`message.im`); in
 channels (and group DMs), messages in a thread the bot takes part in, and
-messages inside an open session window (`in_session`). Never the bot's own or
+messages inside an open session window (`Ingress.in_session`). Never the bot's own or
 other bots' messages, edits, deletions, joins or other subtypes (see
 `normalize.person_message`).
 
@@ -41,25 +41,17 @@ from bot.ingress import Ingress
 log = logging.getLogger(__name__)
 
 
-def in_session(conversation_id: str) -> bool:
-    """Whether a session window is open in the conversation (`slack:T:C:thread`).
-
-    The hook for session windows, a later feature: after a task speaks to
-    someone, their replies in that conversation are answered for a while
-    without an @mention. Until then no window is ever open.
-    """
-    return False
-
 
 class SlackInbound:
     """Decides whether a message event is for the agent, and hands it to ingress."""
 
     def __init__(self, *, ingress: Ingress, users: SlackUsers, threads: BotThreads,
-                 session_open: Callable[[str], bool] = in_session) -> None:
+                 session_open: Callable[[str], bool] | None = None) -> None:
         self._ingress = ingress
         self._users = users
         self._threads = threads
-        self._session_open = session_open
+        #: Whether a task's session window is open on a conversation (ingress knows).
+        self._session_open = session_open or ingress.in_session
 
     def handle(self, event: Mapping[str, Any], *, team: str, bot_user_id: str | None) -> bool:
         """Take the event if the agent should answer it; True if ingress accepted it."""

@@ -13,6 +13,10 @@
   sent when it is retried (`cj:slack:part:…` marks, cleared once all are sent).
 - Threads the bot takes part in are recorded (`cj:slack:thread:…`, 30 days),
   so people can go on talking in them without an @mention.
+- `direct` opens the DM with a user (conversations.open) and returns its
+  conversation id, the one an inbound top-level DM from that user gets
+  (`slack:{team}:{D…}:`); the DM channel is cached (`cj:slack:dm:{team}:{user}`,
+  30 days: a user's DM channel with the app does not change).
 - `working` shows the assistant thread status ("is thinking…") where Slack
   allows it, else an :eyes: reaction on the message; it never raises.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -33,7 +38,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from adapters.slack import mrkdwn
-from adapters.slack.normalize import parse_conversation_id, split_message_id
+from adapters.slack.normalize import (
+    conversation_id,
+    parse_conversation_id,
+    split_message_id,
+)
 from config.errors import ChatjobsError, ConfigError
 from config.settings import Settings
 from jobs_store.keys import PREFIX
@@ -45,6 +54,7 @@ CHANNEL_GAP_S = 1.0
 #: How many times one call is retried after a 429.
 RATE_LIMIT_RETRIES = 3
 THREAD_TTL_S = 30 * 86_400
+DM_TTL_S = 30 * 86_400
 _PART_TTL_S = 86_400
 _WORKING_TTL_S = 3_600
 STATUS_TEXT = "is thinking…"
@@ -54,6 +64,9 @@ _NO_STATUS = frozenset({
     "unknown_method", "not_allowed", "not_allowed_token_type", "missing_scope",
     "method_deprecated", "feature_not_enabled", "invalid_auth", "no_permission",
 })
+
+#: A Slack team or user id (one: a comma would make conversations.open a group DM).
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 # Take the channel's next send slot on Redis's clock: returns milliseconds to wait.
 _TAKE_SLOT = """
@@ -68,7 +81,7 @@ return slot - now
 
 
 class SlackSendError(ChatjobsError):
-    """Slack refused a message; the text names the API error."""
+    """Slack refused a message or a DM, or could not be reached; the text says which."""
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -86,6 +99,11 @@ def web_client(settings: Settings) -> WebClient:
 def thread_key(team: str, channel: str, thread_ts: str) -> str:
     """Set while the bot takes part in a thread."""
     return f"{PREFIX}:slack:thread:{team}:{channel}:{thread_ts}"
+
+
+def dm_key(team: str, user: str) -> str:
+    """The DM channel id of a user in a team."""
+    return f"{PREFIX}:slack:dm:{team}:{user}"
 
 
 def pace_key(channel: str) -> str:
@@ -144,6 +162,25 @@ class SlackSender:
         """Post top level in a channel (an id, or a public channel's name)."""
         self._send(channel, text, thread_ts=None, scope=channel)
 
+    def direct(self, *, workspace: str, user: str) -> str:
+        """The conversation id of the DM with `user` in team `workspace`, opened if needed.
+
+        It is the id an inbound top-level DM from the user normalizes to, so a
+        reply to it lands in the DM and the user's answers come back to it.
+        """
+        if not _ID.match(workspace) or not _ID.match(user):
+            raise SlackSendError(
+                f"a Slack DM needs a team id and one user id (got team {workspace!r}, "
+                f"user {user!r})")
+        return conversation_id(workspace, self._dm_channel(workspace, user))
+
+    def channel(self, *, workspace: str, channel: str) -> str:
+        """The conversation id of the top level of `channel` in team `workspace`."""
+        if not _ID.match(workspace) or not _ID.match(channel):
+            raise SlackSendError(f"a Slack channel needs a team id and a channel id (got team "
+                                 f"{workspace!r}, channel {channel!r})")
+        return conversation_id(workspace, channel)
+
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         """Show or clear "is thinking…" (thread status) or :eyes: on the message."""
         try:
@@ -154,6 +191,29 @@ class SlackSender:
                         exc_info=True)
 
     # --- sending -------------------------------------------------------------
+
+    def _dm_channel(self, team: str, user: str) -> str:
+        """The DM channel with `user`: from the cache, else conversations.open."""
+        key = dm_key(team, user)
+        cached = self._redis.get(key)
+        if cached:
+            return cached.decode() if isinstance(cached, bytes) else str(cached)
+        try:
+            response = self._web.conversations_open(users=user)
+        except SlackApiError as exc:
+            raise SlackSendError(
+                f"Slack refused to open a DM with user {user}: {exc.response.get('error')}"
+            ) from exc
+        except (SlackClientError, OSError) as exc:
+            raise SlackSendError(
+                f"could not reach Slack to open a DM with user {user} ({exc!r})") from exc
+        channel = response.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(channel_id, str) or not channel_id:
+            raise SlackSendError(f"Slack opened no DM channel with user {user}")
+        self._redis.set(key, channel_id, ex=DM_TTL_S)
+        log.info("opened the Slack DM %s with user %s in %s", channel_id, user, team)
+        return channel_id
 
     def _send(self, channel: str, text: str, *, thread_ts: str | None, scope: str) -> None:
         parts = mrkdwn.split(mrkdwn.to_mrkdwn(text), self._max_chars) or ["…"]

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from bot.commands.grammar import Command, parse
 from bot.commands.results import Paragraph, Result, Table
 from bot.errors import ChatjobsError, CommandError, PermissionDenied
-from jobs_store import BotStore, ContactStore, JobStore, TaskStore
+from bot.ports import ExecutionQueue
+from jobs_store import BotStore, ContactStore, ConversationStore, JobStore, TaskStore
+from jobs_store.executions import ExecutionStore
 from jobs_store.stats import StatsStore
 
 if TYPE_CHECKING:
@@ -51,6 +53,11 @@ class Stores:
     tasks: TaskStore | None = None
     #: For `/tasks`: a contact's time zone is a new task's default.
     contacts: ContactStore | None = None
+    #: For `/tasks trigger|cancel|executions`: the runs, and where they are queued.
+    executions: ExecutionStore | None = None
+    execution_queue: ExecutionQueue | None = None
+    #: For `/tasks cancel`: closing the cancelled run's session window.
+    conversations: ConversationStore | None = None
 
 
 Handler = Callable[[Stores, Caller, Command], Result]

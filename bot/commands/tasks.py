@@ -17,13 +17,13 @@ contact's, when the platform told us (Slack does; Discord does not), else UTC.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.commands import executions as runs
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Fields, Paragraph, Result, Table, count
+from bot.commands.times import both_times, local_time, quote
 from bot.errors import CommandError, InvalidInput
 from bot.schedules import FORMS, parse_duration, parse_schedule, plan, read_schedule, zone_of
 from jobs_store import ContactStore, TaskStore
@@ -45,6 +45,7 @@ _DURATION_FIELDS = tuple(DURATIONS)
 _MENTION = re.compile(r"^<(?P<kind>[@#])!?(?P<id>[A-Za-z0-9]+)(?:\|[^>]*)?>$")
 _SLACK_EXPLICIT = re.compile(r"^slack:(?P<team>[A-Za-z0-9]+):(?P<id>[A-Za-z0-9]+)$", re.I)
 _DISCORD_EXPLICIT = re.compile(r"^discord:(?P<id>\d{15,25})$", re.I)
+_CONSOLE_EXPLICIT = re.compile(r"^console:(?P<id>[^\s:]{1,100})$", re.I)
 _SNOWFLAKE = re.compile(r"^\d{15,25}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -106,7 +107,7 @@ def list_tasks(stores: Stores, caller: Caller, command: Command) -> Result:
             text='Schedule one: /tasks create name="Weekly digest" description="Post the '
                  'week\'s digest" schedule="weekly mon 09:00" timezone=Europe/Paris '
                  "channel=<#C0123ABCD>"),))
-    rows = tuple((t.name, t.id, t.schedule, t.timezone, _local(t.next_run, t.timezone),
+    rows = tuple((t.name, t.id, t.schedule, t.timezone, local_time(t.next_run, t.timezone),
                   _status(t)) for t in tasks)
     return Result(title=count(len(tasks), "task"), blocks=(
         Table(columns=("name", "id", "schedule", "timezone", "next run", "status"), rows=rows),))
@@ -120,8 +121,8 @@ def show(stores: Stores, caller: Caller, command: Command) -> Result:
             ("status", _status(task)),
             ("schedule", task.schedule),
             ("timezone", task.timezone),
-            ("next run", _both(task.next_run, task.timezone)),
-            ("last run", _both(task.last_run, task.timezone)),
+            ("next run", both_times(task.next_run, task.timezone)),
+            ("last run", both_times(task.last_run, task.timezone)),
             ("last outcome", task.last_outcome or "-"),
             ("target", _target_text(task)),
             ("bot", _bot_name(stores, task.bot)),
@@ -136,6 +137,7 @@ def show(stores: Stores, caller: Caller, command: Command) -> Result:
             ("updated", f"{task.updated_at:%Y-%m-%d %H:%M} UTC by {task.updated_by or '-'}"),
             ("created", f"{task.created_at:%Y-%m-%d %H:%M} UTC by {task.created_by or '-'}"),
         )),
+        *filter(None, (runs.describe_active(stores, task),)),
     ))
 
 
@@ -147,13 +149,13 @@ def next_runs(stores: Stores, caller: Caller, command: Command) -> Result:
     runs = read_schedule(task.schedule, zone=zone).next_runs(store.clock(), n)
     if not runs:
         return Result(title=f"'{task.name}' has no runs left ({task.schedule}).")
-    rows = tuple((str(i), _local(run, task.timezone), f"{run:%Y-%m-%d %H:%M} UTC")
+    rows = tuple((str(i), local_time(run, task.timezone), f"{run:%Y-%m-%d %H:%M} UTC")
                  for i, run in enumerate(runs, start=1))
     blocks: list[Table | Paragraph] = [Table(columns=("#", f"local ({task.timezone})", "UTC"),
                                              rows=rows)]
     if task.paused:
         blocks.append(Paragraph(text=f"'{task.name}' is paused: it runs on this schedule after "
-                                     f"/tasks resume {_quote(task.name)}."))
+                                     f"/tasks resume {quote(task.name)}."))
     return Result(title=f"Next {count(len(runs), 'run')} of '{task.name}' ({task.schedule})",
                   blocks=tuple(blocks))
 
@@ -182,9 +184,9 @@ def create(stores: Stores, caller: Caller, command: Command) -> Result:
     task = store.create(plan(task, now=now), rename_if_taken=False)
     return Result(title=f"Created '{task.name}' ({task.id}).", blocks=(
         Fields(pairs=(("schedule", task.schedule), ("timezone", task.timezone),
-                      ("next run", _both(task.next_run, task.timezone)),
+                      ("next run", both_times(task.next_run, task.timezone)),
                       ("target", _target_text(task)))),
-        Paragraph(text=f"Preview its runs: /tasks next {_quote(task.name)}"),
+        Paragraph(text=f"Preview its runs: /tasks next {quote(task.name)}"),
     ))
 
 
@@ -207,7 +209,7 @@ def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     changed = [f for f in (*TASK_FIELDS, "meta") if getattr(task, f) != getattr(current, f)]
     return Result(title=f"Saved '{task.name}' as version {task.version} "
                         f"(changed: {', '.join(changed)}).",
-                  blocks=(Fields(pairs=(("next run", _both(task.next_run, task.timezone)),)),))
+                  blocks=(Fields(pairs=(("next run", both_times(task.next_run, task.timezone)),)),))
 
 
 def delete(stores: Stores, caller: Caller, command: Command) -> Result:
@@ -222,7 +224,7 @@ def pause(stores: Stores, caller: Caller, command: Command) -> Result:
         return Result(title=f"'{before.name}' is already paused.")
     task = store.pause(before.id, actor=caller.user)
     return Result(title=f"Paused '{task.name}': it will not run until "
-                        f"/tasks resume {_quote(task.name)}.")
+                        f"/tasks resume {quote(task.name)}.")
 
 
 def resume(stores: Stores, caller: Caller, command: Command) -> Result:
@@ -230,10 +232,10 @@ def resume(stores: Stores, caller: Caller, command: Command) -> Result:
     before = store.get(command.args[0])
     if not before.paused:
         return Result(title=f"'{before.name}' is not paused; next run: "
-                            f"{_both(before.next_run, before.timezone)}.")
+                            f"{both_times(before.next_run, before.timezone)}.")
     task = store.resume(before.id, actor=caller.user)
     return Result(title=f"Resumed '{task.name}'; next run: "
-                        f"{_both(task.next_run, task.timezone)}.")
+                        f"{both_times(task.next_run, task.timezone)}.")
 
 
 # --- field values ---------------------------------------------------------------
@@ -288,6 +290,9 @@ def _target(field: str, value: str, caller: Caller) -> str | None:
     explicit = _DISCORD_EXPLICIT.match(text)
     if explicit:
         return f"discord:{explicit['id']}"
+    explicit = _CONSOLE_EXPLICIT.match(text)
+    if explicit and field == "contact":  # someone at `chatjobs chat` on this machine
+        return f"console:{caller.workspace or 'local'}:{explicit['id']}"
     mention = _MENTION.match(text)
     if mention and mention["kind"] == wanted:
         ident = mention["id"]
@@ -346,18 +351,6 @@ def _status(task: Task) -> str:
     return "paused" if task.paused else task.status
 
 
-def _local(when: datetime | None, zone: str) -> str:
-    if when is None:
-        return "-"
-    return f"{when.astimezone(ZoneInfo(zone)):%a %Y-%m-%d %H:%M %Z}"
-
-
-def _both(when: datetime | None, zone: str) -> str:
-    if when is None:
-        return "-"
-    return f"{_local(when, zone)} ({when.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
-
-
 def _target_text(task: Task) -> str:
     if task.contact:
         return f"contact {task.contact}"
@@ -371,10 +364,6 @@ def _bot_name(stores: Stores, bot_id: str | None) -> str:
         return stores.bots.get().name
     found = [b.name for b in stores.bots.list() if b.id == bot_id]
     return found[0] if found else f"{bot_id} (deleted)"
-
-
-def _quote(name: str) -> str:
-    return f'"{name}"' if any(c.isspace() for c in name) else name
 
 
 _TASK = "<task>"
@@ -407,4 +396,17 @@ GROUP = Group("tasks", "schedule instructions the agent carries out on its own",
     Subcommand(name="next", usage=f"next {_TASK} [n]", run=next_runs, args=(1, 2),
                summary=f"Preview the next n runs (default 5, at most {MAX_PREVIEW}) in the "
                        "task's time zone and UTC."),
+    Subcommand(name="trigger", usage=f"trigger {_TASK}", run=runs.trigger, args=(1, 1),
+               summary="Run a task now, once (its schedule is kept). Starts nothing while "
+                       "a run is in progress."),
+    Subcommand(name="cancel", usage=f"cancel {_TASK}", run=runs.cancel, args=(1, 1),
+               summary="Stop the task's run in progress and close its session; the task "
+                       "keeps its schedule."),
+    Subcommand(name="executions", usage=f"executions {_TASK} [n]", run=runs.list_executions,
+               args=(1, 2),
+               summary=f"List the task's latest runs (default 10, at most {runs.MAX_LISTED}): "
+                       "status, start, duration, iterations, outcome."),
+    Subcommand(name="cancel-execution", usage="cancel-execution <execution>",
+               run=runs.cancel_execution, args=(1, 1),
+               summary="Cancel one run by its id (from /tasks executions)."),
 ])

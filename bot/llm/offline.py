@@ -30,6 +30,13 @@ Reply formats (others may match on them):
   at all, ``I don't know any jobs yet — an admin can add one with /jobs create, or
   start from /jobs templates.``
 
+Scheduled tasks (a `## Task:` section, and `send_message` among the tools):
+a `send_message` call, id ``offline-task-1``, whose text is the task's
+instructions (first paragraph, ≤ 2,000 chars); once its result is in, a
+`finish` call, id ``offline-task-2``, with outcome ``sent: <text, ≤ 200 chars>``;
+then ``Done.``. Replies inside the task's session window are answered as
+any other turn.
+
 Which step comes next: the step number of this job's latest step reply in the
 history, plus one. With a complete history that is 1 + the number of earlier
 step replies for this job; reading the latest number instead of counting keeps
@@ -52,6 +59,9 @@ from bot.prompt import JOB_HEADING
 log = logging.getLogger(__name__)
 
 COMPLETE_TOOL = "complete_job"
+SEND_TOOL = "send_message"
+TASK_HEADING = "## Task: "
+TASK_SEND_ID, TASK_FINISH_ID = "offline-task-1", "offline-task-2"
 TOOL_CALL_ID = "offline-1"
 MAX_SUMMARY = 200
 MAX_NAMED_JOBS = 5
@@ -152,6 +162,8 @@ def _answer(messages: list[Any], tools: Any) -> Completion:
     system = ""
     if chats and chats[0].get("role") == "system":
         system = _text(chats[0].get("content"))
+    if SEND_TOOL in _tool_names(tools) and TASK_HEADING in system:
+        return _carry_out_task(system, chats)
     job = _job_section(system)
     if job is None:
         return Completion(text=no_match_reply(_other_jobs(system)))
@@ -169,6 +181,26 @@ def _answer(messages: list[Any], tools: Any) -> Completion:
     summary = _clip(playbook.goal or _last_user_text(history) or f"Completed {name}.")
     return Completion(tool_calls=(ToolCall(id=TOOL_CALL_ID, name=COMPLETE_TOOL,
                                            arguments={"job": name, "summary": summary}),))
+
+
+def _carry_out_task(system: str, chats: list[dict[str, Any]]) -> Completion:
+    """Send the task's instructions as the message, then finish."""
+    last = chats[-1] if chats else {}
+    if last.get("role") == "tool":
+        if last.get("tool_call_id") == TASK_SEND_ID:
+            text = _task_instructions(system)
+            return Completion(tool_calls=(ToolCall(id=TASK_FINISH_ID, name="finish", arguments={
+                "outcome": _clip(f"sent: {text}")}),))
+        return Completion(text="Done.")
+    return Completion(tool_calls=(ToolCall(id=TASK_SEND_ID, name=SEND_TOOL, arguments={
+        "text": _task_instructions(system)[:2000]}),))
+
+
+def _task_instructions(system: str) -> str:
+    body = system.split(TASK_HEADING, 1)[1].split("\nInstructions:\n", 1)[-1]
+    paragraph = body.strip().split("\n\n", 1)[0]
+    return paragraph.split("\nTask fields:", 1)[0].split("\nOutcome of the previous run:",
+                                                         1)[0].strip() or "Hello!"
 
 
 def _job_section(system: str) -> tuple[str, str] | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
+import redis
 
-from adapters.console import ConsoleAdapter
+from adapters.console import WORKSPACE, ConsoleAdapter, ConsoleSender, wait_for_reply
 from bot.commands import Result
 from bot.models import IncomingMessage
 
@@ -110,3 +111,23 @@ def test_no_prompt_is_written_when_input_is_not_a_terminal() -> None:
     console, out = adapter(Core(), "hello\n")
     console.run("")
     assert "you>" not in out.getvalue()
+
+
+@pytest.mark.parametrize("workspace", [WORKSPACE, ""])
+def test_direct_is_the_conversation_the_user_types_into(
+        redis_client: redis.Redis, workspace: str) -> None:
+    console, _ = adapter(Core(), user="you")
+    conversation = ConsoleSender(redis_client).direct(workspace=workspace, user="you")
+    assert conversation == console.normalize("hi").conversation_id
+
+
+def test_a_reply_to_the_direct_conversation_reaches_the_users_terminal(
+        redis_client: redis.Redis) -> None:
+    sender = ConsoleSender(redis_client)
+    sender.reply(conversation_id=sender.direct(workspace=WORKSPACE, user="you"),
+                 text="How is the setup going?")
+    console, _ = adapter(Core(), user="you")
+    assert wait_for_reply(redis_client, console.normalize("").conversation_id,
+                          timeout=1.0) == "How is the setup going?"
+    assert wait_for_reply(redis_client, sender.direct(workspace=WORKSPACE, user="ana"),
+                          timeout=0.05) is None  # another user's window stays empty

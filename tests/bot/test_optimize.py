@@ -37,6 +37,7 @@ from bot.optimize import (
 from bot.templates import all_templates
 from bot.turns import Agent, TurnLimits
 from jobs_store import ContactStore, ConversationStore
+from jobs_store.executions import ExecutionStore
 from jobs_store.models import Job
 from jobs_store.stats import StatsStore
 from jobs_store.tasks import TaskStore
@@ -100,7 +101,8 @@ def with_model(stores: Stores, redis_client: redis.Redis) -> WithModel:
 def _with_agent(stores: Stores, client: redis.Redis, llm: LLM, model: str = "gpt-test") -> Stores:
     agent = Agent(jobs=stores.jobs, bots=stores.bots, contacts=ContactStore(client),
                   conversations=ConversationStore(client), stats=StatsStore(client),
-                  tasks=TaskStore(client), matcher=JobMatcher(), llm=llm,
+                  tasks=TaskStore(client), executions=ExecutionStore(client),
+                  matcher=JobMatcher(), llm=llm,
                   offline=OfflineModel(), delivery=None, limits=TurnLimits(model=model))
     return replace(stores, agent=agent)
 

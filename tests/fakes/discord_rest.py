@@ -14,6 +14,7 @@ Routes, under `/api/v10` (`base_url`):
 | `GET /gateway/bot` | a gateway URL (nothing listens there) |
 | `POST /channels/{channel_id}/messages` | the created message (stored), checked as Discord does |
 | `POST /channels/{channel_id}/typing` | 204 |
+| `GET /channels/{channel_id}` | a text channel of the guild `guild_id` |
 | `POST /users/@me/channels` | the DM channel with `recipient_id` (id = "9" + the user id's tail) |
 | `PUT /applications/{application_id}/commands` | the commands, given ids (global sync) |
 | `PUT /applications/{application_id}/guilds/{guild_id}/commands` | the same, for one guild |
@@ -55,6 +56,7 @@ API_PREFIX = "/api/v10"
 TOKEN = "test-discord-token"
 BOT_ID = "100000000000000001"
 APPLICATION_ID = "100000000000000002"
+GUILD_ID = "200000000000000001"
 MAX_CONTENT = 2_000
 _EPOCH_MS = 1_420_070_400_000
 
@@ -64,6 +66,7 @@ ROUTES = (
     "GET /gateway/bot",
     "POST /channels/{channel_id}/messages",
     "POST /channels/{channel_id}/typing",
+    "GET /channels/{channel_id}",
     "POST /users/@me/channels",
     "PUT /applications/{application_id}/commands",
     "PUT /applications/{application_id}/guilds/{guild_id}/commands",
@@ -136,9 +139,11 @@ class FakeDiscordAPI(LocalServer):
 
     def __init__(self, *, token: str = TOKEN, bot_id: str = BOT_ID,
                  bot_name: str = "chatjobs", application_id: str = APPLICATION_ID,
-                 ratelimit_headers: bool = False) -> None:
+                 ratelimit_headers: bool = False, guild_id: str = GUILD_ID) -> None:
         super().__init__()
         self.handler = _Handler
+        #: The guild every channel looked up by id belongs to.
+        self.guild_id = guild_id
         self.token, self.bot_id, self.bot_name = token, bot_id, bot_name
         self.application_id = application_id
         self.ratelimit_headers = ratelimit_headers
@@ -312,6 +317,9 @@ class FakeDiscordAPI(LocalServer):
             return self._create_message(call.params["channel_id"], body)
         if route == "POST /channels/{channel_id}/typing":
             return 204, None
+        if route == "GET /channels/{channel_id}":
+            return 200, {"id": call.params["channel_id"], "type": 0, "name": "general",
+                         "guild_id": self.guild_id, "position": 0, "permission_overwrites": []}
         if route == "POST /users/@me/channels":
             recipient = str(body.get("recipient_id", ""))
             if not recipient.isdigit():
@@ -440,7 +448,7 @@ class FakeDiscordGateway:
     sends an event to every session.
     """
 
-    def __init__(self, rest: FakeDiscordAPI, *, guild_id: str = "200000000000000001",
+    def __init__(self, rest: FakeDiscordAPI, *, guild_id: str = GUILD_ID,
                  channel_id: str = "300000000000000001", owner_id: str = "400000000000000009",
                  refuse_intents: bool = False) -> None:
         self.rest = rest

@@ -97,14 +97,15 @@ class BurstWorker(SimpleWorker):
         self.pubsub_thread = None
 
 
-def work(app: App) -> bool:
-    """Run the `turns` queue to empty on a real RQ worker in this process; True if a job ran."""
+def work(app: App, queues: tuple[str, ...] = (TURNS,)) -> bool:
+    """Run the queues (default `turns`) to empty on a real RQ worker in this process;
+    True if a job ran."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     def run() -> bool:
         runtime.install(runtime.Runtime(agent=app.agent, redis=app.client))
-        worker = BurstWorker([Queue(TURNS, connection=app.rq_client)],
-                              connection=app.rq_client)
+        worker = BurstWorker([Queue(name, connection=app.rq_client) for name in queues],
+                             connection=app.rq_client)
         return worker.work(burst=True, logging_level="WARNING")
 
     try:
@@ -200,6 +201,8 @@ class RecordingSender:
     posts: list[tuple[str, str]] = field(default_factory=list)
     #: (message id, active) each time the working state was shown or cleared.
     working_states: list[tuple[str, bool]] = field(default_factory=list)
+    #: (workspace, user) each time a DM was asked for.
+    directs: list[tuple[str, str]] = field(default_factory=list)
     attempts: int = 0
 
     def reply(self, *, conversation_id: str, text: str) -> None:
@@ -211,6 +214,14 @@ class RecordingSender:
 
     def post(self, *, channel: str, text: str) -> None:
         self.posts.append((channel, text))
+
+    def direct(self, *, workspace: str, user: str) -> str:
+        """Records the ask; the id is shaped like the console's DM with the user."""
+        self.directs.append((workspace, user))
+        return f"{self.platform}:{workspace}:dm-{user}:"
+
+    def channel(self, *, workspace: str, channel: str) -> str:
+        return f"{self.platform}:{workspace}:{channel}:"
 
     def working(self, *, conversation_id: str, message_id: str, active: bool) -> None:
         self.working_states.append((message_id, active))

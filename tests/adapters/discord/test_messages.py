@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import discord
@@ -28,13 +29,14 @@ from discord.gateway import DiscordWebSocket
 
 from adapters.discord import DiscordDeps, DiscordRunner, create_client
 from adapters.discord.client import ChatjobsClient
-from adapters.discord.events import NO_CONTENT_WARNING, DiscordInbound, in_session
+from adapters.discord.events import NO_CONTENT_WARNING
 from adapters.discord.normalize import conversation_id
 from adapters.discord.sender import DiscordSender
 from adapters.discord.split import MAX_CHARS
 from bot.app import App, build_app
 from config.errors import ConfigError
 from config.settings import Settings
+from jobs_store.conversations import Session
 from tests.fakes.discord_rest import (
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
@@ -344,18 +346,19 @@ def test_threads_the_bot_takes_part_in_are_answered_without_a_mention(stack: Sta
 
 
 def test_a_channel_message_inside_a_session_window_is_taken(stack: Stack) -> None:
-    inbound = DiscordInbound(ingress=stack.core.ingress, members=stack.deps.members,
-                             threads=stack.client.inbound._threads,
-                             session_open=lambda conversation: conversation.endswith(":"))
-    stack.client.inbound = inbound
-
     async def scenario(gw: Gateway) -> str:
-        assert in_session(gw.conversation()) is False  # no windows until that feature lands
+        await gw.say("before the window")
+        stack.core.conversations.open_session(gw.conversation(), Session(
+            task="task_1", execution="exec_1", until=datetime.now(UTC) + timedelta(hours=1)))
         await gw.say("thanks, that worked")
+        stack.core.conversations.close_session(gw.conversation())
+        await gw.say("after the window")
         return gw.conversation()
 
     conversation = stack.drive(scenario)
     assert stack.core.conversations.state(conversation).received == 1
+    texts = [t.text for t in stack.core.conversations.turns(conversation)]
+    assert texts == ["thanks, that worked"]
 
 
 def test_roles_come_from_permissions_and_ownership(stack: Stack) -> None:

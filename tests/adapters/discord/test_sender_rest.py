@@ -14,7 +14,7 @@ import pytest
 import redis
 from discord.http import Route
 
-from adapters.discord.normalize import conversation_id
+from adapters.discord.normalize import conversation_id, to_incoming
 from adapters.discord.sender import (
     ALLOWED_MENTIONS,
     DiscordRest,
@@ -30,7 +30,16 @@ from bot.models import IncomingMessage, Turn
 from config.errors import ConfigError
 from config.settings import Settings
 from jobs_store import ConversationStore
-from tests.fakes.discord_rest import TOKEN, FakeDiscordAPI, http_error, rate_limited, slow
+from tests.adapters.discord.test_normalize import data as message_data
+from tests.adapters.discord.test_normalize import user as author
+from tests.fakes.discord_rest import (
+    BOT_ID,
+    TOKEN,
+    FakeDiscordAPI,
+    http_error,
+    rate_limited,
+    slow,
+)
 from tests.integration.agent_helpers import make_settings
 from tests.integration.clirunner import CHATJOBS, clean_env
 
@@ -206,6 +215,70 @@ def test_posting_to_a_user_opens_a_dm_once(
     dm = "9" + USER[1:]
     assert [m["content"] for m in fake_discord.messages(dm)] == ["a follow-up", "another"]
     assert redis_client.get(dm_key(USER)) == dm
+
+
+OPEN_DM = "POST /users/@me/channels"
+
+
+def inbound_dm(channel: str, user: str = USER) -> IncomingMessage:
+    """What a DM from `user` in `channel` normalizes to."""
+    data = message_data("thanks!", guild_id=None, channel_id=channel, author=author(user),
+                        channel={"id": channel, "type": 1, "parent_id": None, "owner_id": None})
+    message = to_incoming(data, bot_user_id=BOT_ID)
+    assert message is not None and message.is_dm
+    return message
+
+
+@pytest.mark.parametrize("workspace", ["", GUILD])
+def test_direct_is_the_conversation_the_users_own_dms_arrive_in(
+        fake_discord: FakeDiscordAPI, sender: DiscordSender, workspace: str) -> None:
+    conversation = sender.direct(workspace=workspace, user=USER)
+
+    [opened] = fake_discord.calls(OPEN_DM)
+    assert opened.json == {"recipient_id": USER}
+    dm = "9" + USER[1:]  # the fake's DM channel for the user
+    assert conversation == inbound_dm(dm).conversation_id == f"discord:dm:{dm}:"
+
+
+def test_direct_opens_the_dm_once_shared_with_posts_to_the_user(
+        fake_discord: FakeDiscordAPI, sender: DiscordSender, redis_client: redis.Redis) -> None:
+    first = sender.direct(workspace=GUILD, user=USER)
+    assert sender.direct(workspace="", user=USER) == first
+    sender.post(channel=f"<@{USER}>", text="a follow-up")  # the same cached DM
+
+    assert len(fake_discord.calls(OPEN_DM)) == 1
+    assert redis_client.get(dm_key(USER)) == "9" + USER[1:]
+    assert redis_client.ttl(dm_key(USER)) > 29 * 86_400
+
+
+def test_a_reply_to_the_direct_conversation_arrives_in_the_dm(
+        fake_discord: FakeDiscordAPI, sender: DiscordSender) -> None:
+    conversation = sender.direct(workspace=GUILD, user=USER)
+    sender.reply(conversation_id=conversation, text="How is the setup going?")
+
+    [message] = fake_discord.messages()
+    assert message["channel_id"] == "9" + USER[1:]
+    assert message["content"] == "How is the setup going?"
+    assert "message_reference" not in message
+
+
+def test_a_refused_dm_names_the_user_and_is_not_cached(
+        fake_discord: FakeDiscordAPI, sender: DiscordSender, redis_client: redis.Redis) -> None:
+    fake_discord.script(OPEN_DM, http_error(400, "Cannot send messages to this user", 50007))
+    with pytest.raises(DiscordSendError, match=f"DM with user {USER}.*400") as refused:
+        sender.direct(workspace=GUILD, user=USER)
+
+    assert TOKEN not in str(refused.value)
+    assert not redis_client.exists(dm_key(USER))
+    assert sender.direct(workspace=GUILD, user=USER).startswith("discord:dm:")  # asked again
+    assert len(fake_discord.calls(OPEN_DM)) == 2
+
+
+def test_direct_refuses_what_is_not_a_user_id(
+        fake_discord: FakeDiscordAPI, sender: DiscordSender) -> None:
+    with pytest.raises(DiscordSendError, match="'ana' is not a Discord user id"):
+        sender.direct(workspace=GUILD, user="ana")
+    assert not fake_discord.calls(OPEN_DM)
 
 
 def test_a_channel_name_is_refused_with_the_reason(sender: DiscordSender) -> None:

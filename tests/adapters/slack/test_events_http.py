@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from rq import Queue
 
 from adapters.console import ConsoleSender
 from adapters.slack.app import SlackDeps, create_app
-from adapters.slack.events import SlackInbound, in_session
+from adapters.slack.events import SlackInbound
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.normalize import conversation_id
 from adapters.slack.sender import SlackSender
@@ -27,6 +28,7 @@ from adapters.slack.server import serve_http
 from bot.app import App, build_app
 from config.errors import ConfigError
 from config.settings import Settings
+from jobs_store.conversations import Session
 from tests.fakes.slack_api import FakeSlackAPI, error, slow
 from tests.fakes.slack_fixtures import BOT_TOKEN
 from tests.fakes.slack_requests import (
@@ -300,13 +302,20 @@ def test_fifty_concurrent_events_are_all_acked_and_taken(stack: SlackStack) -> N
 
 
 def test_a_channel_message_inside_a_session_window_is_taken(stack: SlackStack) -> None:
-    assert in_session("slack:T1:C1:") is False  # no windows until that feature lands
     inbound = SlackInbound(ingress=stack.core.ingress, users=stack.deps.users,
-                           threads=stack.deps.sender.threads,
-                           session_open=lambda conversation: conversation == "slack:T1:C1:")
+                           threads=stack.deps.sender.threads)
+    assert not inbound.handle(channel_message("before", channel="C1"), team="T1",
+                              bot_user_id="UBOT")
+    now = datetime.now(UTC)
+    stack.core.conversations.open_session(
+        "slack:T1:C1:", Session(task="task_1", execution="exec_1", until=now + timedelta(hours=1)))
     assert inbound.handle(channel_message("thanks, done", channel="C1"), team="T1",
                           bot_user_id="UBOT")
     assert not inbound.handle(channel_message("elsewhere", channel="C2"), team="T1",
+                              bot_user_id="UBOT")
+    stack.core.conversations.open_session(
+        "slack:T1:C1:", Session(task="task_1", execution="exec_1", until=now))
+    assert not inbound.handle(channel_message("after it closed", channel="C1"), team="T1",
                               bot_user_id="UBOT")
 
 

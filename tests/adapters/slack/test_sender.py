@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,16 +14,19 @@ import redis
 from slack_sdk import WebClient
 
 from adapters.slack.mrkdwn import MAX_CHARS, to_mrkdwn
+from adapters.slack.normalize import to_incoming
 from adapters.slack.sender import (
     REACTION,
     STATUS_TEXT,
     SlackSender,
     SlackSendError,
+    dm_key,
     thread_key,
     web_client,
 )
 from tests.fakes.slack_api import FakeSlackAPI, error, rate_limited
 from tests.fakes.slack_fixtures import BOT_TOKEN
+from tests.fakes.slack_requests import dm_message
 from tests.integration.agent_helpers import make_settings
 
 THREAD = "1600000000.000100"
@@ -201,3 +205,75 @@ def test_the_web_client_uses_slack_api_url(fake_slack: FakeSlackAPI) -> None:
     client: WebClient = web_client(settings)
     assert client.base_url == fake_slack.base_url
     assert client.auth_test()["user_id"] == "UBOT"
+
+
+# --- direct: the DM with a user, for tasks that speak first ---------------------------------
+
+
+def test_direct_is_the_conversation_the_users_own_dms_arrive_in(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    fake_slack.add_user("U7", name="ana")
+    conversation = sender(fake_slack, redis_client).direct(workspace="T1", user="U7")
+
+    [opened] = fake_slack.calls("conversations.open")
+    dm = fake_slack.dm_channel("U7")
+    inbound = to_incoming(dm_message("thanks!", user="U7", channel=dm), team="T1",
+                          bot_user_id="UBOT")
+    assert inbound is not None and inbound.is_dm
+    assert conversation == inbound.conversation_id == f"slack:T1:{dm}:"
+    assert opened.params["users"] == "U7"
+
+
+def test_direct_opens_the_dm_once_and_every_sender_shares_it(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    first = sender(fake_slack, redis_client).direct(workspace="T1", user="U7")
+    again = sender(fake_slack, redis_client).direct(workspace="T1", user="U7")  # another process
+
+    assert first == again
+    assert len(fake_slack.calls("conversations.open")) == 1
+    assert redis_client.get(dm_key("T1", "U7")) == fake_slack.dm_channel("U7")
+    assert redis_client.ttl(dm_key("T1", "U7")) > 29 * 86_400
+
+
+def test_a_reply_to_the_direct_conversation_arrives_in_the_dm(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    slack = sender(fake_slack, redis_client)
+    conversation = slack.direct(workspace="T1", user="U7")
+    slack.reply(conversation_id=conversation, text="How is the **setup** going?")
+
+    dm = fake_slack.dm_channel("U7")
+    assert fake_slack.posted() == [{"channel": dm, "thread_ts": None, "blocks": None,
+                                    "text": "How is the *setup* going?"}]
+    assert [m["text"] for m in fake_slack.messages(dm)] == ["How is the *setup* going?"]
+
+
+def test_a_refused_dm_names_the_user_and_slacks_reason_never_the_token(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    fake_slack.script("conversations.open", error("user_not_found"))
+    slack = sender(fake_slack, redis_client)
+    with pytest.raises(SlackSendError, match=r"user U404.*user_not_found") as refused:
+        slack.direct(workspace="T1", user="U404")
+
+    assert BOT_TOKEN not in str(refused.value)
+    assert not redis_client.exists(dm_key("T1", "U404"))  # not cached: asked again next time
+    slack.direct(workspace="T1", user="U404")
+    assert len(fake_slack.calls("conversations.open")) == 2
+
+
+def test_direct_without_a_team_is_refused_before_calling_slack(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    with pytest.raises(SlackSendError, match="U7"):
+        sender(fake_slack, redis_client).direct(workspace="", user="U7")
+    assert not fake_slack.calls("conversations.open")
+
+
+def test_direct_when_slack_cannot_be_reached_names_the_user(redis_client: redis.Redis) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings = make_settings(slack_bot_token=BOT_TOKEN,
+                             slack_api_url=f"http://127.0.0.1:{port}/api/")
+    slack = SlackSender(web_client(settings), redis_client)
+    with pytest.raises(SlackSendError, match=r"could not reach Slack.*user U7") as failed:
+        slack.direct(workspace="T1", user="U7")
+    assert BOT_TOKEN not in str(failed.value)
