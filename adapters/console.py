@@ -84,6 +84,16 @@ class ConsoleSender:
             pipe.execute()
 
 
+def unread(client: redis.Redis, conversation_id: str) -> list[str]:
+    """Take every message waiting for a console conversation (e.g. a task's, sent
+    while the person was not typing), oldest first."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.lrange(outbox(conversation_id), 0, -1)
+        pipe.delete(outbox(conversation_id))
+        waiting, _ = pipe.execute()
+    return [str(text) for text in waiting]
+
+
 def wait_for_reply(client: redis.Redis, conversation_id: str, *, timeout: float) -> str | None:
     """The next reply to a console conversation, with any posts made meanwhile before it.
 
@@ -110,6 +120,7 @@ _HELP = """\
 Type a message to talk to the agent. Commands:
   /jobs …   manage the job library (/jobs help)
   /bots …   manage bots (/bots help)
+  /tasks …  schedule tasks (/tasks help)
   /help     this help
   /quit     leave (Ctrl-D works too)"""
 
@@ -125,8 +136,11 @@ class ConsoleAdapter:
         stdin: TextIO,
         stdout: TextIO,
         user: str | None = None,
+        news: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.user = user or getpass.getuser()
+        #: Messages that came to a conversation on their own (a task's), unread.
+        self._news = news or (lambda conversation_id: [])
         self._respond = respond
         self._run_command = run_command
         self._in = stdin
@@ -154,7 +168,10 @@ class ConsoleAdapter:
         """The read-answer loop, until /quit or end of input."""
         self._say(banner)
         interactive = self._in.isatty()
+        conversation_id = dm_conversation_id(user=self.user)
         while True:
+            for text in self._news(conversation_id):
+                self._say(text)
             if interactive:
                 self._out.write("you> ")
                 self._out.flush()
@@ -162,7 +179,7 @@ class ConsoleAdapter:
             if not line:
                 break
             line = line.strip()
-            if not line:
+            if not line:  # Enter on its own: look for news
                 continue
             if line in ("/quit", "/exit"):
                 break

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from types import FrameType
 
-from adapters.console import ConsoleAdapter, wait_for_reply
+from adapters.console import ConsoleAdapter, unread, wait_for_reply
 from adapters.discord import DiscordDeps, DiscordRunner, create_client
 from adapters.slack.app import SlackDeps, create_app
 from adapters.slack.server import serve_http, start_socket_mode
@@ -202,6 +202,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 stdin=sys.stdin,
                 stdout=sys.stdout,
                 user=args.user,
+                news=lambda conversation_id: unread(app.client, conversation_id),
             )
             adapter.run(_banner(app))
         finally:
@@ -302,9 +303,12 @@ def _console_responder(app: App) -> Callable[[IncomingMessage], str]:
     def respond(message: IncomingMessage) -> str:
         contact = Contact(platform=message.platform, workspace=message.workspace,
                           user=message.user, display_name=message.user_name, role="owner")
+        # What came while the person typed (a task's message) is not the reply.
+        earlier = unread(app.client, message.conversation_id)
         app.ingress.accept(message, contact=contact)
         reply = wait_for_reply(app.client, message.conversation_id, timeout=wait_s)
-        return reply or "No reply came. Is a worker running against this Redis?"
+        return "\n".join([*earlier, reply or "No reply came. Is a worker running against "
+                                             "this Redis?"])
 
     return respond
 

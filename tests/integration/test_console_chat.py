@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import time
 
 import pytest
 
@@ -128,3 +130,26 @@ def test_a_signal_ends_the_chat_cleanly_and_keeps_the_data(
     listing = cli.run("jobs", "list")
     assert listing.returncode == 0, listing.stderr
     assert TAKE_MESSAGE in listing.stdout
+
+
+def test_a_tasks_message_to_the_person_at_the_console_shows_at_the_next_prompt(
+        cli: Cli) -> None:
+    chat = cli.chat("--user", "ana")
+    chat.send('/tasks create name="Check in" description="How is the import going?" '
+              'schedule="daily 09:00" contact=console:ana session=1h')
+    chat.read_until("Created 'Check in'")
+    chat.send('/tasks trigger "Check in"')
+    chat.read_until("Started 'Check in' now")
+    # The run's message is shown at the next prompt (Enter alone looks for news).
+    deadline = time.monotonic() + 15
+    while "How is the import going?" not in chat.output and time.monotonic() < deadline:
+        chat.send("")
+        time.sleep(0.3)
+        with contextlib.suppress(AssertionError):
+            chat.read_until("How is the import going?", timeout=0.5)
+    assert "How is the import going?" in chat.output
+    chat.send('/tasks executions "Check in"')
+    chat.read_until("succeeded")
+    chat.send("/quit")
+    status, _, stderr = chat.finish()
+    assert status == 0 and "Traceback" not in stderr
