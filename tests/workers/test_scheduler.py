@@ -12,6 +12,7 @@ from rq import Queue
 
 from bot.app import App, build_scheduler
 from jobs_store.executions import Execution
+from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 from tests.helpers import Clock
 from tests.integration.agent_helpers import AppFactory, Chat, admin, work
 from workers.queues import TASKS, TURNS
@@ -188,3 +189,30 @@ def test_cancelling_one_execution_leaves_the_others(apps: AppFactory, clock: Clo
     assert runs(app, second)[0].status == "succeeded"
     again = admin(app, f"cancel-execution {run.id}", group="tasks")
     assert "already ended (cancelled)" in again.title
+
+
+def test_a_follow_up_the_agent_promised_is_sent_once_at_its_time(
+        apps: AppFactory, clock: Clock, fake_openai: FakeOpenAI) -> None:
+    app = apps.build(fake_openai, clock=clock)
+    assert app.stores.tasks is not None and app.stores.executions is not None
+    app.stores.tasks.clock = app.stores.executions.clock = clock
+    ana = Chat(app)
+    fake_openai.script(tool_call("schedule_follow_up", {"when": "90m",
+                                                        "instructions": "Ask about the import."}),
+                       reply("Sure, I'll check back in 90 minutes."))
+    assert ana.ask("please check on me later") == "Sure, I'll check back in 90 minutes."
+    [task] = app.stores.tasks.list()
+    assert task.next_run == START + timedelta(minutes=90)
+    clock.advance(minutes=89)
+    assert scheduler(app, clock).tick() == 0
+    clock.advance(minutes=1)
+    fake_openai.script(tool_call("send_message", {"text": "How did the import go?"}),
+                       tool_call("finish", {"outcome": "asked"}))
+    assert scheduler(app, clock).tick() == 1
+    work(app, (TURNS, TASKS))
+    assert ana.next_reply() == "How did the import go?"
+    work(app, (TURNS, TASKS))
+    assert scheduler(app, clock).tick() == 0
+    assert ana.next_reply(timeout=0.2) is None
+    [run] = runs(app, task.id)
+    assert (run.status, run.outcome, run.messages) == ("succeeded", "asked", 1)
