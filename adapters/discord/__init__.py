@@ -9,6 +9,7 @@
 | `sender` | `DiscordSender` (the `Sender` port) over REST, `DiscordRest`, `DISCORD_API_URL` |
 | `split` | long replies as messages of at most 2,000 characters |
 | `commands`, `modals`, `embeds` | app commands (`register_commands(tree, deps)`), forms, embeds |
+| `task_commands`, `task_form` | the `/tasks` group and its form |
 
 Worker processes use `adapters.discord.sender` alone: no gateway connection.
 """

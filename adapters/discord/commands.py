@@ -1,4 +1,4 @@
-"""Discord app commands: `/jobs`, `/bots` and `/tasks`, the job form, and the admin check.
+"""Discord app commands: `/jobs` and `/bots`, the machinery `/tasks` shares, and the admin check.
 
 `register_commands(tree, deps)` adds to a `discord.app_commands.CommandTree`:
 
@@ -10,7 +10,8 @@
   Answers are ephemeral embeds (`adapters.discord.embeds`).
 - `/jobs create`, and `/jobs edit job:<job>`, without other options open the
   job form (`adapters.discord.modals`).
-- `/tasks`, which says it is not in this version.
+- `/tasks`, built the same way on `DiscordCommands` (`adapters.discord.task_commands`,
+  with its form in `adapters.discord.task_form`).
 
 Who is an admin: someone with Manage Server (or Administrator, or the server
 owner) in the server the command is used in, or a user id in
@@ -34,9 +35,10 @@ so `/jobs edit` loads the job within that time or says it could not.
 
 Option values: Discord options are one line, so `\\n` in a value is a line
 break, as in the grammar; `""` clears a field. Longer text than an option
-holds (6,000) comes as a text file: `instructions_file:` on create and
-edit, `file:` on import. A name is matched by the grammar, so a name that
-reads like `key=value` must be given by its id (autocomplete gives ids).
+holds (6,000) comes as a text file: `instructions_file:` (jobs) and
+`description_file:` (tasks) on create and edit, `file:` on import. A name
+is matched by the grammar, so a name that reads like `key=value` must be
+given by its id (autocomplete gives ids).
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
 
-from adapters.discord.embeds import to_embeds, to_reply
+from adapters.discord.embeds import to_reply
 from adapters.discord.modals import FormTarget, JobForm, Outcome, job_values
 from bot.commands import GROUPS, Caller, Result, Stores, run_command
 from bot.commands.grammar import RAW_SUBCOMMANDS
@@ -60,11 +62,11 @@ from bot.commands.registry import Subcommand
 from bot.commands.results import Paragraph
 from bot.errors import ChatjobsError, InvalidInput
 from bot.templates import all_templates
-from jobs_store.models import LIMITS
 from jobs_store.stats import MAX_GAPS
 
 if TYPE_CHECKING:
     from adapters.discord.client import DiscordDeps
+    from jobs_store.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,6 @@ MODEL_SUBCOMMANDS = frozenset({"optimize", "test"})
 MAX_CHOICES, CHOICE_MAX, OPTION_MAX = 25, 100, 6000
 #: Largest text file read: one field's text, or a YAML library for import.
 FIELD_FILE_MAX, IMPORT_FILE_MAX = 100_000, 5_000_000
-TASKS_UNAVAILABLE = "/tasks is not available yet in this version."
 ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
 CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True)
 INSTALLS = app_commands.AppInstallationType(guild=True)
@@ -92,6 +93,13 @@ DISCORD_HELP = {
             "with instructions_file:, or load YAML with /jobs import file:.",
     "bots": "On Discord each field is an option: /bots edit bot:<bot> persona:… Give \"\" to "
             "clear a field.",
+    "tasks": "On Discord each field is an option: /tasks edit task:<task> schedule:… Give \"\" "
+             "to clear a field. contact: picks a person and channel: a channel (stored as "
+             "discord:<id>); clear_target:True removes either. meta: takes space-separated "
+             "KEY=VALUE pairs (meta:plan=trial region=eu), each a meta.KEY field. /tasks create, "
+             "or /tasks edit task:<task>, with no other options opens a form (up to 4,000 "
+             "characters of description; its target takes a person's or channel's id); for up "
+             "to 10,000, attach a text file with description_file:.",
 }
 
 #: What an option value may be to clear a field (an option cannot be empty).
@@ -223,40 +231,61 @@ class DiscordCommands:
         except discord.HTTPException:
             log.warning("could not answer %s", what, exc_info=True)
 
-    # --- the job form ----------------------------------------------------------------
+    async def refuse(self, interaction: discord.Interaction, reason: str, *, what: str) -> None:
+        """Answer with a refusal at once (checks done before a command runs)."""
+        await self._send(interaction, Result.refused(reason), None, what)
+
+    # --- forms -----------------------------------------------------------------------
 
     async def open_form(self, interaction: discord.Interaction, job_ref: str | None) -> None:
         """Open the job form: empty to create, or prefilled with the job to edit."""
+        stores = self.stores
+
+        def form(job: Job | None) -> discord.ui.Modal:
+            if job is None:
+                return JobForm(self, FormTarget())
+            return JobForm(self, FormTarget.for_job(job), job_values(job))
+
+        await self.open_modal(interaction, group="jobs", ref=job_ref, load=stores.jobs.get,
+                              build=form, options="/jobs edit job:<job> name:…")
+
+    async def open_modal(self, interaction: discord.Interaction, *, group: str, ref: str | None,
+                         load: Callable[[str], T], build: Callable[[T | None], discord.ui.Modal],
+                         options: str) -> None:
+        """Open a form: `build(None)` to create, or `build(load(ref))` to edit `ref`.
+
+        A form must be the first answer, so `load` gets `defer_after` seconds;
+        a non-admin gets the grammar's refusal and nothing is read. `options`
+        says how to give the fields as options instead.
+        """
         caller = self.caller(interaction)
         if not caller.is_admin:  # the grammar's refusal, and nothing read
-            await self.run(interaction, "jobs", ["edit", job_ref] if job_ref else ["create"])
+            await self.run(interaction, group, ["edit", ref] if ref else ["create"])
             return
-        if job_ref is None:
-            await self._send_modal(interaction, JobForm(self, FormTarget()))
+        if ref is None:
+            await self._send_modal(interaction, build(None))
             return
-        stores = self.stores
+        what = f"/{group} edit"
         try:
-            job = await asyncio.wait_for(self.blocking(lambda: stores.jobs.get(job_ref)),
-                                         timeout=self.defer_after)
+            found = await asyncio.wait_for(self.blocking(lambda: load(ref)),
+                                           timeout=self.defer_after)
         except TimeoutError:
-            log.warning("loading job %r for the form took longer than %ss", job_ref,
+            log.warning("loading %r for the %s form took longer than %ss", ref, group,
                         self.defer_after)
             await self._send(interaction, Result.refused(
-                "The job library was slow to answer, so the form could not open in time. Try "
-                "again, or give the fields as options: /jobs edit job:<job> name:…"), None,
-                "/jobs edit")
+                f"Loading '{ref}' took too long, so the form could not open in time. Try "
+                f"again, or give the fields as options: {options}"), None, what)
             return
         except ChatjobsError as exc:
-            await self._send(interaction, Result.refused(str(exc)), None, "/jobs edit")
+            await self._send(interaction, Result.refused(str(exc)), None, what)
             return
-        await self._send_modal(interaction, JobForm(self, FormTarget.for_job(job),
-                                                    job_values(job)))
+        await self._send_modal(interaction, build(found))
 
-    async def _send_modal(self, interaction: discord.Interaction, form: JobForm) -> None:
+    async def _send_modal(self, interaction: discord.Interaction, form: discord.ui.Modal) -> None:
         try:
             await interaction.response.send_modal(form)
         except discord.HTTPException:
-            log.warning("could not open the job form", exc_info=True)
+            log.warning("could not open the form %s", form.title, exc_info=True)
 
     # --- autocomplete ----------------------------------------------------------------
 
@@ -273,6 +302,16 @@ class DiscordCommands:
         stores = self.stores
         return await self._choices(interaction, current,
                                    lambda: [(b.name, b.id) for b in stores.bots.list()])
+
+    async def task_choices(self, interaction: discord.Interaction,
+                           current: str) -> list[app_commands.Choice[str]]:
+        """Up to 25 tasks whose name or id matches what is typed; nothing for non-admins,
+        or when this process has no task store."""
+        tasks = self.stores.tasks
+        if tasks is None:
+            return []
+        return await self._choices(interaction, current,
+                                   lambda: [(t.name, t.id) for t in tasks.list()])
 
     async def template_choices(self, interaction: discord.Interaction,
                                current: str) -> list[app_commands.Choice[str]]:
@@ -337,20 +376,20 @@ async def _with_files(tokens: Tokens, attachments: Attachments) -> str | list[st
     given = {name: file for name, file in attachments.items() if file is not None}
     if tokens[0] in RAW_SUBCOMMANDS:
         texts = [" ".join(tokens[1:])] if len(tokens) > 1 else []
-        for name, file in given.items():
-            texts.append(await read_text(file, field=name, limit=IMPORT_FILE_MAX))
+        for file in given.values():
+            texts.append(await read_text(file, option="file", limit=IMPORT_FILE_MAX))
         if len(texts) > 1:
             raise InvalidInput(tokens[0], "give the YAML as text or as a file, not both")
         return f"{tokens[0]}\n{texts[0] if texts else ''}"
     command = list(tokens)
     for name, file in given.items():
-        command.append(f"{name}={await read_text(file, field=name, limit=FIELD_FILE_MAX)}")
+        text = await read_text(file, option=f"{name}_file", limit=FIELD_FILE_MAX)
+        command.append(f"{name}={text}")
     return command
 
 
-async def read_text(file: discord.Attachment, *, field: str, limit: int) -> str:
+async def read_text(file: discord.Attachment, *, option: str, limit: int) -> str:
     """An attached file's text (UTF-8); `InvalidInput` naming the option when it is not."""
-    option = f"{field}_file" if field in LIMITS else "file"
     if file.size > limit:
         raise InvalidInput(option, f"{file.filename} has {file.size:,} bytes; at most "
                                    f"{limit:,} are read.")
@@ -371,13 +410,11 @@ _JOB_SUBS = GROUPS["jobs"].subcommands
 _BOT_SUBS = GROUPS["bots"].subcommands
 
 
-def _summary(subs: Mapping[str, Subcommand], name: str) -> str:
-    summary = subs[name].summary
-    return summary if len(summary) <= 100 else summary[:99] + "…"
-
-
-def _limit(field: str) -> int:
-    return min(LIMITS[field][1], OPTION_MAX)
+def summary(subs: Mapping[str, Subcommand], name: str, fallback: str = "") -> str:
+    """A subcommand's summary from the grammar, cut to Discord's 100 characters
+    (`fallback` for one the grammar does not have)."""
+    text = subs[name].summary if name in subs else fallback
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 # Option types; the ranges make Discord check lengths before sending.
@@ -445,11 +482,11 @@ class JobsGroup(app_commands.Group):
                          current: str) -> list[app_commands.Choice[str]]:
         return await self.runner.template_choices(interaction, current)
 
-    @app_commands.command(name="list", description=_summary(_JOB_SUBS, "list"))
+    @app_commands.command(name="list", description=summary(_JOB_SUBS, "list"))
     async def list_jobs(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "list")
 
-    @app_commands.command(name="show", description=_summary(_JOB_SUBS, "show"))
+    @app_commands.command(name="show", description=summary(_JOB_SUBS, "show"))
     @app_commands.describe(job=_JOB)
     @app_commands.autocomplete(job=_jobs)
     async def show(self, interaction: discord.Interaction, job: JobName) -> None:
@@ -495,25 +532,25 @@ class JobsGroup(app_commands.Group):
         await self._run(interaction, "edit", job, *given,
                         attachments={"instructions": instructions_file})
 
-    @app_commands.command(name="delete", description=_summary(_JOB_SUBS, "delete"))
+    @app_commands.command(name="delete", description=summary(_JOB_SUBS, "delete"))
     @app_commands.describe(job=_JOB)
     @app_commands.autocomplete(job=_jobs)
     async def delete(self, interaction: discord.Interaction, job: JobName) -> None:
         await self._run(interaction, "delete", job)
 
-    @app_commands.command(name="history", description=_summary(_JOB_SUBS, "history"))
+    @app_commands.command(name="history", description=summary(_JOB_SUBS, "history"))
     @app_commands.describe(job=_JOB)
     @app_commands.autocomplete(job=_jobs)
     async def history(self, interaction: discord.Interaction, job: JobName) -> None:
         await self._run(interaction, "history", job)
 
-    @app_commands.command(name="undo", description=_summary(_JOB_SUBS, "undo"))
+    @app_commands.command(name="undo", description=summary(_JOB_SUBS, "undo"))
     @app_commands.describe(job=_JOB)
     @app_commands.autocomplete(job=_jobs)
     async def undo(self, interaction: discord.Interaction, job: JobName) -> None:
         await self._run(interaction, "undo", job)
 
-    @app_commands.command(name="test", description=_summary(_JOB_SUBS, "test"))
+    @app_commands.command(name="test", description=summary(_JOB_SUBS, "test"))
     @app_commands.describe(text="What a user would say", bot=_BOT,
                            user="platform:workspace:user of someone who has talked to the "
                                 "agent (audience rules)")
@@ -522,48 +559,48 @@ class JobsGroup(app_commands.Group):
                    bot: BotName | None = None, user: str | None = None) -> None:
         await self._run(interaction, "test", *fields(bot=bot, user=user), text)
 
-    @app_commands.command(name="optimize", description=_summary(_JOB_SUBS, "optimize"))
+    @app_commands.command(name="optimize", description=summary(_JOB_SUBS, "optimize"))
     @app_commands.describe(job=_JOB)
     @app_commands.autocomplete(job=_jobs)
     async def optimize(self, interaction: discord.Interaction, job: JobName) -> None:
         await self._run(interaction, "optimize", job)
 
-    @app_commands.command(name="stats", description=_summary(_JOB_SUBS, "stats"))
+    @app_commands.command(name="stats", description=summary(_JOB_SUBS, "stats"))
     @app_commands.describe(job="One job's numbers and latest completions (all jobs if left out)")
     @app_commands.autocomplete(job=_jobs)
     async def stats(self, interaction: discord.Interaction, job: JobName | None = None) -> None:
         await self._run(interaction, "stats", *([job] if job else []))
 
-    @app_commands.command(name="gaps", description=_summary(_JOB_SUBS, "gaps"))
+    @app_commands.command(name="gaps", description=summary(_JOB_SUBS, "gaps"))
     @app_commands.describe(limit=f"How many recent unmatched messages to look at (1–{MAX_GAPS})")
     async def gaps(self, interaction: discord.Interaction, limit: GapLimit | None = None) -> None:
         await self._run(interaction, "gaps", *fields(limit=limit))
 
-    @app_commands.command(name="templates", description=_summary(_JOB_SUBS, "templates"))
+    @app_commands.command(name="templates", description=summary(_JOB_SUBS, "templates"))
     async def templates(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "templates")
 
-    @app_commands.command(name="attach", description=_summary(_JOB_SUBS, "attach"))
+    @app_commands.command(name="attach", description=summary(_JOB_SUBS, "attach"))
     @app_commands.describe(job=_JOB, bot=_BOT)
     @app_commands.autocomplete(job=_jobs, bot=_bots)
     async def attach(self, interaction: discord.Interaction, job: JobName,
                      bot: BotName | None = None) -> None:
         await self._run(interaction, "attach", job, *fields(bot=bot))
 
-    @app_commands.command(name="detach", description=_summary(_JOB_SUBS, "detach"))
+    @app_commands.command(name="detach", description=summary(_JOB_SUBS, "detach"))
     @app_commands.describe(job=_JOB, bot=_BOT)
     @app_commands.autocomplete(job=_jobs, bot=_bots)
     async def detach(self, interaction: discord.Interaction, job: JobName,
                      bot: BotName | None = None) -> None:
         await self._run(interaction, "detach", job, *fields(bot=bot))
 
-    @app_commands.command(name="publish", description=_summary(_JOB_SUBS, "publish"))
+    @app_commands.command(name="publish", description=summary(_JOB_SUBS, "publish"))
     @app_commands.describe(bot=_BOT)
     @app_commands.autocomplete(bot=_bots)
     async def publish(self, interaction: discord.Interaction, bot: BotName | None = None) -> None:
         await self._run(interaction, "publish", *fields(bot=bot))
 
-    @app_commands.command(name="diff", description=_summary(_JOB_SUBS, "diff"))
+    @app_commands.command(name="diff", description=summary(_JOB_SUBS, "diff"))
     @app_commands.describe(bot=_BOT)
     @app_commands.autocomplete(bot=_bots)
     async def diff(self, interaction: discord.Interaction, bot: BotName | None = None) -> None:
@@ -610,17 +647,17 @@ class BotsGroup(app_commands.Group):
                     current: str) -> list[app_commands.Choice[str]]:
         return await self.runner.bot_choices(interaction, current)
 
-    @app_commands.command(name="list", description=_summary(_BOT_SUBS, "list"))
+    @app_commands.command(name="list", description=summary(_BOT_SUBS, "list"))
     async def list_bots(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "list")
 
-    @app_commands.command(name="show", description=_summary(_BOT_SUBS, "show"))
+    @app_commands.command(name="show", description=summary(_BOT_SUBS, "show"))
     @app_commands.describe(bot=_BOT)
     @app_commands.autocomplete(bot=_bots)
     async def show(self, interaction: discord.Interaction, bot: BotName | None = None) -> None:
         await self._run(interaction, "show", *([bot] if bot else []))
 
-    @app_commands.command(name="create", description=_summary(_BOT_SUBS, "create"))
+    @app_commands.command(name="create", description=summary(_BOT_SUBS, "create"))
     @app_commands.describe(**{k: v for k, v in _BOT_FIELD_DESCRIPTIONS.items()
                               if k != "version"})
     async def create(self, interaction: discord.Interaction, name: BotName,
@@ -631,7 +668,7 @@ class BotsGroup(app_commands.Group):
             name=name, persona=persona, model=model, channels=channels,
             escalation_channel=escalation_channel))
 
-    @app_commands.command(name="edit", description=_summary(_BOT_SUBS, "edit"))
+    @app_commands.command(name="edit", description=summary(_BOT_SUBS, "edit"))
     @app_commands.describe(bot=_BOT, **_BOT_FIELD_DESCRIPTIONS)
     @app_commands.autocomplete(bot=_bots)
     async def edit(self, interaction: discord.Interaction, bot: BotName | None = None,
@@ -651,27 +688,14 @@ class BotsGroup(app_commands.Group):
         await self._run(interaction, "help", *([command] if command else []))
 
 
-def tasks_command() -> app_commands.Command[Any, ..., None]:
-    """`/tasks`: not in this version; says so (no I/O, answered at once)."""
-
-    @app_commands.command(name="tasks",
-                          description="Scheduled tasks: not available yet in this version.")
-    @app_commands.describe(command="What you would do with tasks")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.allowed_contexts(guilds=True, dms=True)
-    @app_commands.allowed_installs(guilds=True)
-    async def tasks(interaction: discord.Interaction, command: str | None = None) -> None:
-        await interaction.response.send_message(
-            embeds=to_embeds(Result(title=TASKS_UNAVAILABLE)), ephemeral=True)
-
-    return tasks
-
-
 def register_commands(tree: app_commands.CommandTree, deps: DiscordDeps) -> None:
     """Add `/jobs`, `/bots` and `/tasks` to `tree` (global commands; syncing is the client's)."""
+    # Imported here: `/tasks` is built on this module's machinery.
+    from adapters.discord.task_commands import TasksGroup
+
     commands = DiscordCommands(deps)
     # The pools' idle threads end with the tree (tests build many trees).
     weakref.finalize(tree, commands.shutdown, wait=False)
     tree.add_command(JobsGroup(commands))
     tree.add_command(BotsGroup(commands))
-    tree.add_command(tasks_command())
+    tree.add_command(TasksGroup(commands))

@@ -3,7 +3,9 @@
 `JobForm` is the modal; `save_form(...)` saves what was submitted through the
 same handlers as the commands (`bot.commands.jobs.create` / `edit`, with the
 expected version), exactly as the Slack form does; `RetryView` is the button
-that reopens the form with what was typed after a refusal.
+that reopens a form with what was typed after a refusal. `FormHost`, `Saved`,
+`RetryView`, `form_refusal` and `only_admins` serve the task form
+(`adapters.discord.task_form`) too.
 
 Discord quirks this module works around:
 
@@ -34,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import discord
 
@@ -48,6 +50,8 @@ from jobs_store.models import LIMITS, Job
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Where a form saves to (`FormTarget` here, the task form's own for tasks).
+TargetT = TypeVar("TargetT")
 
 #: Discord's cap on a text input's value.
 INPUT_MAX = 4000
@@ -74,8 +78,15 @@ _PLACEHOLDERS = {
     "audience": "Everyone",
 }
 _PARAGRAPH = frozenset({"trigger", "instructions", "description", "audience"})
-ONLY_ADMINS = ("Only admins can save jobs. Ask someone with Manage Server, or ask the operator "
-               "to add your user id to CHATJOBS_ADMINS. Nothing was saved.")
+
+
+def only_admins(what: str) -> str:
+    """The refusal of a form submitted (or reopened) by someone who is not an admin."""
+    return (f"Only admins can save {what}. Ask someone with Manage Server, or ask the "
+            "operator to add your user id to CHATJOBS_ADMINS. Nothing was saved.")
+
+
+ONLY_ADMINS = only_admins("jobs")
 
 Outcome = tuple[Result, discord.ui.View | None]
 
@@ -190,7 +201,7 @@ class JobForm(discord.ui.Modal):
         what = "job form (edit)" if self.target.job_id else "job form (create)"
         if not caller.is_admin:
             log.info("%s refused: %s is not an admin", what, caller.user)
-            await self.host.answer(interaction, _done(Result.refused(ONLY_ADMINS)), slow=False,
+            await self.host.answer(interaction, done(Result.refused(ONLY_ADMINS)), slow=False,
                                    what=what)
             return
         await self.host.answer(interaction, self._save(caller, values), slow=False, what=what)
@@ -200,21 +211,23 @@ class JobForm(discord.ui.Modal):
         saved = await self.host.blocking(lambda: save_form(stores, caller, self.target, values))
         log.info("job form (%s) by %s: %s", self.target.job_id or "create", caller.user,
                  saved.result.title)
-        if saved.retry is None:
+        retry = saved.retry
+        if retry is None:
             return saved.result, None
-        return saved.result, RetryView(self.host, saved.retry, values)
+        host = self.host
+        return saved.result, RetryView(host, lambda: JobForm(host, retry, values))
 
 
 @dataclass(frozen=True)
-class Saved:
+class Saved(Generic[TargetT]):
     """What saving a form gave: the answer, and where a retry should save, if it may."""
 
     result: Result
-    retry: FormTarget | None = field(default=None)
+    retry: TargetT | None = field(default=None)
 
 
 def save_form(stores: Stores, caller: Caller, target: FormTarget,
-              values: Mapping[str, str]) -> Saved:
+              values: Mapping[str, str]) -> Saved[FormTarget]:
     """Save the submitted `values` as a new job or the target's next version.
 
     Runs the command handlers (the same as `/jobs create` and `/jobs edit`);
@@ -223,60 +236,94 @@ def save_form(stores: Stores, caller: Caller, target: FormTarget,
     create when the job was deleted meanwhile).
     """
     fields = {k: v for k, v in values.items() if k in target.fields}
-    try:
+
+    def save() -> Result:
         if target.job_id is None:
             created = {k: v for k, v in fields.items() if v.strip()}
-            return Saved(job_commands.create(stores, caller, Command(
-                group="jobs", name="create", fields=created)))
+            return job_commands.create(stores, caller, Command(
+                group="jobs", name="create", fields=created))
         if target.version is not None:
             fields["version"] = str(target.version)
-        return Saved(job_commands.edit(stores, caller, Command(
-            group="jobs", name="edit", args=(target.job_id,), fields=fields)))
-    except InvalidInput as exc:
-        label = LABELS.get(exc.field, exc.field)
-        reason = f"{label}: {exc.reason}" if exc.field else str(exc)
-        return Saved(_refused(reason), retry=target)
-    except StaleVersion as exc:
+        return job_commands.edit(stores, caller, Command(
+            group="jobs", name="edit", args=(target.job_id,), fields=fields))
+
+    def newest() -> FormTarget | None:
         current = stores.jobs.find(target.job_id or "")
+        return FormTarget.for_job(current) if current is not None else None
+
+    return saved_or_refused(save, target=target, new=FormTarget(), newest=newest,
+                            editing=target.job_id is not None, labels=LABELS, what="job")
+
+
+class Versioned(Protocol):
+    """A form target: an edit is based on a version (None for a create)."""
+
+    @property
+    def version(self) -> int | None: ...
+
+
+VersionedT = TypeVar("VersionedT", bound=Versioned)
+
+
+def saved_or_refused(save: Callable[[], Result], *, target: VersionedT, new: VersionedT,
+                     newest: Callable[[], VersionedT | None], editing: bool,
+                     labels: Mapping[str, str], what: str) -> Saved[VersionedT]:
+    """Run `save` (a command handler); each refusal names the field by its label and
+    keeps where a retry should save: `target` again, `newest()` after a stale edit
+    (None: deleted meanwhile), or `new` (a create) when the `what` was deleted."""
+    try:
+        return Saved(save())
+    except InvalidInput as exc:
+        label = labels.get(exc.field, exc.field)
+        reason = f"{label}: {exc.reason}" if exc.field else str(exc)
+        return Saved(form_refusal(reason), retry=target)
+    except StaleVersion as exc:
+        current = newest()
         if current is None:
-            return Saved(_refused(str(exc)), retry=FormTarget())
-        return Saved(_refused(str(exc), " It opens on the newest version (version "
-                                        f"{current.version}): saving then replaces it."),
-                     retry=FormTarget.for_job(current))
+            return Saved(form_refusal(str(exc)), retry=new)
+        return Saved(form_refusal(str(exc), " It opens on the newest version (version "
+                                            f"{current.version}): saving then replaces it."),
+                     retry=current)
     except NotFound as exc:
-        if target.job_id is None:
-            return Saved(_refused(str(exc)), retry=target)
-        return Saved(_refused("This job was deleted after the form opened. Nothing was saved.",
-                              " It opens as a new job."),
-                     retry=FormTarget())
+        if not editing:
+            return Saved(form_refusal(str(exc)), retry=target)
+        return Saved(form_refusal(f"This {what} was deleted after the form opened. Nothing "
+                                  "was saved.", f" It opens as a new {what}."),
+                     retry=new)
     except ChatjobsError as exc:  # a name taken, …
-        return Saved(_refused(str(exc)), retry=target)
+        return Saved(form_refusal(str(exc)), retry=target)
 
 
-def _refused(reason: str, extra: str = "") -> Result:
+def form_refusal(reason: str, extra: str = "") -> Result:
+    """A form's refusal: the reason, and that the button reopens what was typed."""
     return Result.refused(reason, Paragraph(
         text="Nothing was saved. Press the button to open the form again with what you "
              f"typed.{extra}"))
 
 
 class RetryView(discord.ui.View):
-    """One button that reopens the form filled with what was typed."""
+    """One button that reopens a form filled with what was typed.
 
-    def __init__(self, host: FormHost, target: FormTarget, values: Mapping[str, str]) -> None:
+    `reopen` builds the form (with the target and values the retry keeps);
+    `refusal` answers someone who is no longer an admin.
+    """
+
+    def __init__(self, host: FormHost, reopen: Callable[[], discord.ui.Modal], *,
+                 refusal: str = ONLY_ADMINS) -> None:
         super().__init__(timeout=FORM_TIMEOUT)
         self.host = host
-        self.target = target
-        self.values = dict(values)
+        self.form = reopen
+        self.refusal = refusal
 
     @discord.ui.button(label="Open the form again", style=discord.ButtonStyle.primary)
     async def reopen(self, interaction: discord.Interaction,
                      button: discord.ui.Button[RetryView]) -> None:
         caller = self.host.caller(interaction)
         if not caller.is_admin:
-            await self.host.answer(interaction, _done(Result.refused(ONLY_ADMINS)), slow=False,
-                                   what="job form (reopen)")
+            await self.host.answer(interaction, done(Result.refused(self.refusal)), slow=False,
+                                   what="form (reopen)")
             return
-        await interaction.response.send_modal(JobForm(self.host, self.target, self.values))
+        await interaction.response.send_modal(self.form())
 
 
 def _long_note(target: FormTarget) -> str:
@@ -286,5 +333,6 @@ def _long_note(target: FormTarget) -> str:
             f"them with /jobs edit job:{ref} instructions_file: or /jobs import.")
 
 
-async def _done(result: Result) -> Outcome:
+async def done(result: Result) -> Outcome:
+    """`result` as an outcome without a view, for `FormHost.answer`."""
     return result, None

@@ -320,6 +320,23 @@ class File:
     size: int
 
 
+@dataclass(frozen=True)
+class UserOption:
+    """A user option: Discord resolves it to the user (and, in a server, the member)."""
+
+    id: str
+    name: str = "ana"
+
+
+@dataclass(frozen=True)
+class ChannelOption:
+    """A channel option: Discord resolves it to a partial channel (type 0: text, 11: thread)."""
+
+    id: str
+    name: str = "general"
+    type: int = 0
+
+
 class Interactions:
     """Builds interaction payloads and feeds them to `client` as its gateway would."""
 
@@ -362,8 +379,9 @@ class Interactions:
     def command(self, group: str, sub: str | None = None, *, user: str,
                 permissions: int | None = 0, dm: bool = False, focused: str | None = None,
                 **options: Any) -> dict[str, Any]:
-        """`/{group} {sub} option:value …` (str, int or `File` values; None leaves one out);
-        with `focused`, the autocomplete for that option."""
+        """`/{group} {sub} option:value …` (str, int, bool, `File`, `UserOption` or
+        `ChannelOption` values; None leaves one out); with `focused`, the autocomplete for
+        that option."""
         payload = self._base(4 if focused else 2, user=user, permissions=permissions, dm=dm)
         resolved: dict[str, Any] = {}
         values = []
@@ -376,6 +394,23 @@ class Interactions:
                     "id": attachment_id, "filename": value.filename, "size": value.size,
                     "url": value.url, "proxy_url": value.url, "content_type": "text/plain"}
                 option: dict[str, Any] = {"type": 11, "name": name, "value": attachment_id}
+            elif isinstance(value, UserOption):
+                resolved.setdefault("users", {})[value.id] = user_payload(value.id, value.name)
+                if not dm:
+                    resolved.setdefault("members", {})[value.id] = {
+                        "roles": [], "nick": None, "joined_at": "2024-01-01T00:00:00+00:00",
+                        "flags": 0, "pending": False, "permissions": "0"}
+                option = {"type": 6, "name": name, "value": value.id}
+            elif isinstance(value, ChannelOption):
+                resolved.setdefault("channels", {})[value.id] = {
+                    "id": value.id, "name": value.name, "type": value.type,
+                    "permissions": str(SEND_MESSAGES), "guild_id": GUILD_ID,
+                    **({"parent_id": CHANNEL_ID, "owner_id": BOT_ID, "member_count": 1,
+                        "message_count": 0, "thread_metadata": {
+                        "archived": False, "auto_archive_duration": 1440,
+                        "archive_timestamp": "2025-01-01T00:00:00+00:00", "locked": False}}
+                       if value.type in (10, 11, 12) else {})}
+                option = {"type": 7, "name": name, "value": value.id}
             else:
                 option = {"type": _OPTION_TYPES[type(value)], "name": name, "value": value}
             if name == focused:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import redis
 
-from adapters.discord.commands import DISCORD_HELP, TASKS_UNAVAILABLE
+from adapters.discord.commands import DISCORD_HELP
 from adapters.discord.embeds import REFUSED_COLOUR
+from adapters.discord.task_commands import SUBCOMMANDS as TASK_SUBCOMMANDS
 from bot.commands import GROUPS
 from jobs_store.models import Job
 from tests.adapters.discord.interactions import (  # noqa: F401  (the discord_app fixture)
@@ -83,6 +84,10 @@ async def test_the_synced_groups_mirror_the_grammar_and_are_for_server_managers(
     for group in ("jobs", "bots"):
         subs = {option["name"] for option in synced[group]["options"]}
         assert subs == {*GROUPS[group].subcommands, "help"}
+    # /tasks also has the subcommands the grammar is getting (trigger, cancel, …).
+    task_subs = {option["name"] for option in synced["tasks"]["options"]}
+    assert task_subs == {*TASK_SUBCOMMANDS, "help"}
+    assert set(GROUPS["tasks"].subcommands) <= task_subs
 
 
 # --- who may -------------------------------------------------------------------------------
@@ -137,11 +142,6 @@ async def test_help_needs_no_admin_and_says_how_options_work_on_discord(
     assert "Usage: /jobs edit <job>" in answer.text
     assert DISCORD_HELP["jobs"].split(":")[0] in answer.text
     assert not _refused(answer)
-
-
-async def test_tasks_are_not_in_this_version(discord_app: DiscordApp) -> None:
-    answer = await _run(discord_app, "tasks", None)
-    assert answer.title == TASKS_UNAVAILABLE
 
 
 # --- options ---------------------------------------------------------------------------------
