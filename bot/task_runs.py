@@ -49,6 +49,8 @@ TASK_TOOLS = [
                     outcome="One line: what happened. The next run of the task sees it."),
 ]
 KICKOFF = "(Scheduled run: carry out the task now.)"
+#: Where a task without a contact or channel is planned: no platform, no contact.
+_NOWHERE = "console:tasks:none:"
 #: Extra seconds RQ allows a run beyond the task's own time limit.
 QUEUE_SLACK_S = 60
 
@@ -161,7 +163,7 @@ class _Run:
         agent, task = self.agent, self.task
         now = agent.clock()
         self.conversation = self._target()
-        plan = plan_turn(agent, conversation_id=self.conversation or "console:task:none:",
+        plan = plan_turn(agent, conversation_id=self.conversation or _NOWHERE,
                          history=[], text=task.description, user=self._user(),
                          active_job=None, now=now, bot=bot_for_task(agent, task))
         previous = next((e.outcome for e in agent.executions.list(task.id, limit=5)
@@ -204,7 +206,7 @@ class _Run:
         if not self.conversation or self.agent.delivery is None:
             return ("error: this task has no contact or channel to write to; call finish "
                     "with what you would have said")
-        self._check_cancelled()
+        self.check_cancelled()
         self.sent += 1
         self.agent.delivery.reply(conversation_id=self.conversation, text=text,
                                   key=f"{self.execution.id}:message:{self.sent}")
@@ -245,7 +247,8 @@ class _Run:
             return f"the channel {self.task.channel}"
         return "no one (the task has no contact or channel)"
 
-    def _check_cancelled(self) -> None:
+    def check_cancelled(self) -> None:
+        """Raise `Cancelled` unless the execution is still running."""
         current = self.agent.executions.find(self.execution.id)
         if current is None or current.status != "running":
             raise Cancelled(f"execution {self.execution.id} is {current and current.status}")
@@ -263,7 +266,7 @@ class _Metered:
         run = self._run
         if run.outcome is not None:  # `finish` was called: no more model calls
             return Completion(text=run.outcome)
-        run._check_cancelled()
+        run.check_cancelled()
         run.agent.executions.note_progress(run.execution.id, iterations=1)
         llm: LLM = run.agent.llm
         return llm.complete(messages=messages, tools=tools, model=model, timeout=timeout)

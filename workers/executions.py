@@ -7,6 +7,10 @@ worker), so nobody waits on RQ's own detection of abandoned jobs.
 
 Executions are not retried: a run whose worker died is failed, the task's
 next run happens on schedule, and nothing is sent twice (`bot.task_runs`).
+
+Cancelling is cooperative: the run reads its status before every model call
+and every message. RQ's stop command would not help here: it kills a forked
+work horse, and our SimpleWorkers run jobs in their own process.
 """
 
 from __future__ import annotations
