@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -53,8 +54,15 @@ class TurnQueue(Protocol):
 class ExecutionQueue(Protocol):
     """Where task executions are handed to the workers."""
 
-    def enqueue(self, execution_id: str, *, timeout_s: float) -> None:
-        """Queue the execution (queueing one twice runs it once)."""
+    def enqueue(self, runs: Mapping[str, float]) -> None:
+        """Queue executions, all in one go: execution id → the seconds it may take.
+
+        An execution queued twice still runs once (a run starts only if queued).
+        """
+        ...
+
+    def lost(self, execution_ids: Sequence[str]) -> list[str]:
+        """The executions among these whose queued job is gone (e.g. Redis lost it)."""
         ...
 
     def discard(self, execution_id: str) -> None:

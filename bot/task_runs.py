@@ -85,7 +85,7 @@ def trigger(*, task: Task, executions: ExecutionStore, queue: ExecutionQueue,
         id=new_id("exec"), task=task.id, task_name=task.name, trigger="manual",
         queued_at=executions.clock(), note=f"triggered by {actor}"))
     if opened:
-        queue.enqueue(execution.id, timeout_s=queue_timeout(task))
+        queue.enqueue({execution.id: queue_timeout(task)})
     return execution, opened
 
 

@@ -18,7 +18,8 @@ execution whose beats stopped as failed (`stale`). Nothing here knows RQ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from jobs_store import keys
 from jobs_store.errors import NotFound
 from jobs_store.models import now_utc
 from jobs_store.records import DEFAULT_WORKSPACE, load, transact
+from jobs_store.tasks import Task
 
 ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out",
                           "limit_reached", "skipped"]
@@ -79,8 +81,26 @@ class Execution(BaseModel):
         return (self.finished - self.started).total_seconds()
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A due run to start: the task as read, the task re-armed, and the run's record."""
+
+    #: The task's stored JSON when it was read: the claim holds only if it is unchanged.
+    read: str
+    rearmed: Task
+    #: Queued (to open), or skipped (to record).
+    execution: Execution
+
+
+#: How a claim ended: the run is queued; skipped as another run of the task is in
+#: progress (the task is re-armed, nothing recorded); recorded as skipped; or lost
+#: to a change of the task (an edit, a pause, another scheduler).
+ClaimResult = Literal["opened", "busy", "recorded", "lost"]
+_CLAIM_RESULTS: tuple[ClaimResult, ...] = ("lost", "opened", "busy", "recorded")
+
 _Executions = list[Execution]  # `list` is a method name below
 _Ids = list[str]
+_Results = list[ClaimResult]
 
 
 class ExecutionStore:
@@ -154,6 +174,30 @@ class ExecutionStore:
             return execution, True
 
         return transact(self._redis, write, key, active)
+
+    def claim(self, claims: Sequence[Claim]) -> _Results:
+        """Start due runs, one Redis round trip for all: for each, atomically, if the
+        task is still as read, re-arm it and record its run (queued, or skipped).
+
+        A task changed since it was read (edited, paused, deleted, or claimed by
+        another scheduler) is left alone: that run is "lost" here, so each due
+        run is started by one scheduler only.
+        """
+        script = self._redis.register_script(_CLAIM)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for claim in claims:
+                task, run = claim.rearmed, claim.execution
+                next_ms = "" if task.next_run is None or task.paused else str(_ms(task.next_run))
+                script(keys=[keys.task(self._ws, task.id), keys.task_due(self._ws),
+                             self._key(run.id), keys.task_active(self._ws, task.id),
+                             keys.task_executions(self._ws, task.id),
+                             keys.executions_queued(self._ws)],
+                       args=[claim.read, task.model_dump_json(), next_ms, task.id, run.id,
+                             run.model_dump_json(), _ms(run.queued_at),
+                             "record" if run.status == "skipped" else "open", KEEP_PER_TASK,
+                             self._key("")],
+                       client=pipe)
+            return [_CLAIM_RESULTS[int(code)] for code in pipe.execute()]
 
     def record(self, execution: Execution) -> Execution:
         """Store a finished execution (a skipped run) once; return what is stored."""
@@ -254,6 +298,42 @@ class ExecutionStore:
 
         return transact(self._redis, write, key)
 
+
+#: KEYS: task, due set, execution, active pointer, task's executions, queued set.
+#: ARGV: task as read, task re-armed, next run ms ("" for none), task id, run id,
+#: run JSON, queued ms, "open" or "record", executions kept, execution key prefix.
+#: Returns 0 lost, 1 opened, 2 busy, 3 recorded.
+_CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if ARGV[8] == 'open' then
+  local active = redis.call('GET', KEYS[4])
+  if active then
+    local current = redis.call('GET', ARGV[10] .. active)
+    if current then
+      local status = cjson.decode(current)['status']
+      if status == 'queued' or status == 'running' then
+        redis.call('SET', KEYS[1], ARGV[2])
+        if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4])
+        else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+        return 2
+      end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4])
+else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+redis.call('SET', KEYS[3], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -tonumber(ARGV[9]) - 1)
+if ARGV[8] == 'open' then
+  redis.call('SET', KEYS[4], ARGV[5])
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[5])
+  return 1
+end
+return 3
+"""
 
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

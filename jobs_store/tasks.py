@@ -21,7 +21,7 @@ without a next run left out) is kept with every write, for the scheduler.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -190,6 +190,7 @@ def _as_planned(task: Task, *, now: datetime) -> Task:
 
 _Tasks = list[Task]  # `list` is a method name below
 _Ids = list[str]
+_Read = list[tuple[str, Task]]
 
 
 class TaskStore:
@@ -228,6 +229,16 @@ class TaskStore:
         if task is None:
             raise not_found("task", ref, (t.name for t in self.list()), "/tasks list")
         return task
+
+    def read_many(self, ids: Sequence[str]) -> _Read:
+        """The tasks with these ids (missing ones left out), each with its JSON as stored,
+        in one round trip."""
+        raws = self._redis.mget([self._key(i) for i in ids]) if ids else []
+        return [(str(raw), Task.model_validate_json(raw)) for raw in raws if raw]
+
+    def rearmed(self, task: Task, *, now: datetime) -> Task:
+        """`task` with its next run the first after `now` (see `advance`)."""
+        return self._plan(task, now=now)
 
     def due(self, until: datetime) -> _Ids:
         """Ids of unpaused tasks whose next run is at or before `until`, soonest first."""
@@ -312,28 +323,6 @@ class TaskStore:
     def resume(self, ref: str, *, actor: str) -> Task:
         """Schedule the task again from now (its next run is recomputed)."""
         return self._set_paused(ref, False, actor)
-
-    def advance(self, task_id: str, *, due: datetime, now: datetime) -> Task | None:
-        """Re-arm a task whose run due at `due` is being started: its next run
-        becomes the first after `now` (runs missed meanwhile collapse into this one).
-
-        None when the task is no longer due at `due` — paused, edited, deleted,
-        or already advanced by another scheduler — so each due run is claimed once.
-        """
-        key = self._key(task_id)
-
-        def write(pipe: Pipeline) -> Task | None:
-            current = load(pipe, key, Task)
-            if (current is None or current.paused or current.next_run is None
-                    or _ms(current.next_run) != _ms(due)):
-                return None
-            task = self._plan(current, now=max(now, due))
-            pipe.multi()
-            pipe.set(key, task.model_dump_json())
-            self._index_due(pipe, task)
-            return task
-
-        return transact(self._redis, write, key)
 
     def record_run(self, task_id: str, *, status: TaskStatus, last_run: datetime | None = None,
                    outcome: str | None = None) -> Task | None:

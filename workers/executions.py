@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 
 import redis
 from rq import Queue
@@ -43,12 +44,20 @@ class RQExecutionQueue:
         self._redis = connection
         self._queue = Queue(TASKS, connection=connection)
 
-    def enqueue(self, execution_id: str, *, timeout_s: float) -> None:
-        if Job.exists(execution_id, connection=self._redis):
-            return  # queued (or run) already: RQ would run a second copy
-        self._queue.enqueue("workers.executions.run_execution", execution_id,
-                            job_id=execution_id, job_timeout=int(timeout_s),
-                            description=f"task execution {execution_id}")
+    def enqueue(self, runs: Mapping[str, float]) -> None:
+        with self._redis.pipeline(transaction=False) as pipe:
+            self._queue.enqueue_many([Queue.prepare_data(
+                "workers.executions.run_execution", (execution_id,), job_id=execution_id,
+                timeout=int(timeout_s), description=f"task execution {execution_id}")
+                for execution_id, timeout_s in runs.items()], pipeline=pipe)
+            pipe.execute()
+
+    def lost(self, execution_ids: Sequence[str]) -> list[str]:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for execution_id in execution_ids:
+                pipe.exists(Job.key_for(execution_id))
+            found = pipe.execute()
+        return [i for i, exists in zip(execution_ids, found, strict=True) if not exists]
 
     def discard(self, execution_id: str) -> None:
         # Already gone, running or done: the run itself checks its status.

@@ -6,14 +6,17 @@ as the task, so an edit, a pause or a delete can never leave a stale run
 behind. The scheduler wakes at the next due time (at least once a second),
 and for each task due:
 
-1. it derives the run's execution id from the task and the due time, so two
-   schedulers — or one retrying after a crash — start the run once: the
-   first to record the execution queues it, the others see it recorded;
+1. it claims the run: in one atomic step (a Lua script, pipelined for up to
+   `BATCH` runs a round trip) that holds only if the task is unchanged since
+   it was read, it re-arms the task — the next run is the first after now, so
+   runs missed during downtime collapse into this one — and records the run
+   as queued, under an id derived from the task and the due time. Of several
+   schedulers, one claims each run; the others find the task changed;
 2. a run later than the task's grace period (downtime) is recorded as
-   skipped; a run due while the previous one is still going is skipped too;
-3. it re-arms the task: the next run is the first after now, so runs missed
-   during downtime collapse into this one;
-4. it queues the execution on the RQ queue `tasks` under its id.
+   skipped instead; a run due while the previous one is still going is
+   skipped too;
+3. it queues the claimed runs on the RQ queue `tasks` under their ids, in one
+   round trip.
 
 rq-scheduler and RQ's own scheduler are not used for this: they store due
 times as whole seconds (so a run can start up to a second early) and poll
@@ -21,7 +24,7 @@ every minute by default; and they would be a second copy of the schedule.
 
 Every few seconds one scheduler (a short Redis lock) also sweeps: running
 executions whose worker stopped beating are marked failed, and queued
-executions whose RQ job was lost (a crash between steps 1 and 4) are queued
+executions whose RQ job was lost (a crash between steps 1 and 3) are queued
 again.
 """
 
@@ -38,7 +41,7 @@ import redis
 from bot.ports import ExecutionQueue
 from bot.task_runs import execution_id, queue_timeout
 from jobs_store import keys
-from jobs_store.executions import Execution, ExecutionStore
+from jobs_store.executions import Claim, Execution, ExecutionStore
 from jobs_store.models import now_utc
 from jobs_store.records import DEFAULT_WORKSPACE
 from jobs_store.tasks import Task, TaskStore, format_duration
@@ -52,6 +55,8 @@ TICK_S = 1.0
 SWEEP_S = 5.0
 #: A queued execution without its RQ job this long is queued again.
 REQUEUE_AFTER_S = 30.0
+#: Due runs claimed per round trip.
+BATCH = 500
 #: A run starting this much after its due time says so in its note.
 LATE_NOTE_S = 5.0
 
@@ -86,7 +91,8 @@ class TaskScheduler:
     def tick(self) -> int:
         """Start every run due now; the number of executions queued."""
         now = self._clock()
-        return sum(self._start(task_id, now) for task_id in self._tasks.due(now))
+        due = self._tasks.due(now)
+        return sum(self._start(due[i:i + BATCH], now) for i in range(0, len(due), BATCH))
 
     def sweep(self, *, force: bool = False) -> None:
         """Fail executions whose worker died; queue again those whose job was lost."""
@@ -103,41 +109,60 @@ class TaskScheduler:
                 self._tasks.record_run(failed.task, status="idle", outcome=failed.error)
                 log.warning("execution %s of task %s failed: its worker stopped", stale,
                             failed.task)
-        for queued in self._executions.queued(before=now - timedelta(seconds=REQUEUE_AFTER_S)):
-            execution = self._executions.find(queued)
+        waiting = self._executions.queued(before=now - timedelta(seconds=REQUEUE_AFTER_S))
+        lost = self._queue.lost(waiting) if waiting else []
+        runs = {}
+        for lost_id in lost:
+            execution = self._executions.find(lost_id)
             task = self._tasks.find(execution.task) if execution else None
             if task is not None:
-                self._queue.enqueue(queued, timeout_s=queue_timeout(task))
+                runs[lost_id] = queue_timeout(task)
+        if runs:
+            log.warning("queueing %d executions again: their jobs were lost", len(runs))
+            self._queue.enqueue(runs)
 
-    def _start(self, task_id: str, now: datetime) -> bool:
-        task = self._tasks.find(task_id)
-        if task is None or task.paused or task.next_run is None or task.next_run > now:
-            return False  # changed since the due set was read
+    def _start(self, ids: list[str], now: datetime) -> int:
+        """Claim and queue the due runs of these tasks (one round trip for the claims,
+        one for the queue)."""
+        claims = [self._claim(read, task, now) for read, task in self._tasks.read_many(ids)
+                  if not task.paused and task.next_run is not None and task.next_run <= now]
+        results = self._executions.claim(claims)
+        runs: dict[str, float] = {}
+        for claim, result in zip(claims, results, strict=True):
+            task, run = claim.rearmed, claim.execution
+            if result == "opened":
+                runs[run.id] = queue_timeout(task)
+            elif result == "busy":
+                self._skip(task, run, now, "the previous run was still going")
+            elif result == "recorded":
+                log.warning("task %s run due %s skipped: %s", task.name,
+                            run.due.isoformat() if run.due else "?", run.note)
+        if runs:
+            self._queue.enqueue(runs)
+            log.info("queued %d task runs", len(runs))
+        return len(runs)
+
+    def _claim(self, read: str, task: Task, now: datetime) -> Claim:
         due = task.next_run
-        run_id = execution_id(task.id, due)
+        assert due is not None
+        run = Execution(id=execution_id(task.id, due), task=task.id, task_name=task.name,
+                        due=due, queued_at=now)
+        rearmed = self._tasks.rearmed(task, now=max(now, due))
         late = now - due
         if late > task.grace:
-            self._skip(task, run_id, due, now, f"missed by {_ago(late)} (the task's grace "
-                                               f"period is {format_duration(task.grace)})")
-            self._tasks.advance(task.id, due=due, now=now)
-            return False
-        note = f"started {_ago(late)} late" if late.total_seconds() >= LATE_NOTE_S else ""
-        execution, opened = self._executions.open(Execution(
-            id=run_id, task=task.id, task_name=task.name, due=due, queued_at=now, note=note))
-        if not opened and execution.id != run_id:
-            self._skip(task, run_id, due, now, f"the previous run ({execution.id}) was still "
-                                               f"{execution.status}")
-        self._tasks.advance(task.id, due=due, now=now)
-        if opened:
-            self._queue.enqueue(run_id, timeout_s=queue_timeout(task))
-            log.info("task %s due %s queued as %s", task.name, due.isoformat(), run_id)
-        return opened
+            run = run.model_copy(update={
+                "status": "skipped", "finished": now,
+                "note": f"skipped: missed by {_ago(late)} (the task's grace period is "
+                        f"{format_duration(task.grace)})"})
+        elif late.total_seconds() >= LATE_NOTE_S:
+            run = run.model_copy(update={"note": f"started {_ago(late)} late"})
+        return Claim(read=read, rearmed=rearmed, execution=run)
 
-    def _skip(self, task: Task, run_id: str, due: datetime, now: datetime, why: str) -> None:
-        self._executions.record(Execution(
-            id=run_id, task=task.id, task_name=task.name, status="skipped", due=due,
-            queued_at=now, finished=now, note=f"skipped: {why}"))
-        log.warning("task %s run due %s skipped: %s", task.name, due.isoformat(), why)
+    def _skip(self, task: Task, run: Execution, now: datetime, why: str) -> None:
+        self._executions.record(run.model_copy(update={
+            "status": "skipped", "finished": now, "note": f"skipped: {why}"}))
+        log.warning("task %s run due %s skipped: %s", task.name,
+                    run.due.isoformat() if run.due else "?", why)
 
     def _until_next_due(self) -> float:
         first = self._redis.zrange(keys.task_due(self._ws), 0, 0, withscores=True)
