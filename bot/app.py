@@ -31,6 +31,7 @@ from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.connection import connect, redis_url
 from jobs_store.executions import ExecutionStore
+from jobs_store.rates import RateCounter
 from jobs_store.stats import StatsStore
 from jobs_store.tasks import TaskStore
 from workers.executions import RQExecutionQueue
@@ -96,7 +97,9 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
         delivery=Delivery(client, senders if senders is not None else _senders(settings, client)),
         limits=TurnLimits(model=settings.openai_model,
                           max_iterations=settings.chatjobs_turn_max_iterations,
-                          max_seconds=settings.chatjobs_turn_max_seconds),
+                          max_seconds=settings.chatjobs_turn_max_seconds,
+                          turns_per_minute=settings.chatjobs_user_turns_per_minute),
+        rates=RateCounter(client),
     )
     return App(
         settings=settings, redis_url=url, client=client, rq_client=rq_client,

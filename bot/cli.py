@@ -12,10 +12,13 @@
                                dry run: the jobs a message matches (and the reply)
     chatjobs bots <command>    the /bots admin commands (chatjobs bots help)
     chatjobs tasks <command>   the /tasks admin commands (chatjobs tasks help)
+    chatjobs doctor            check the configuration, Redis, the model, Slack and
+                               Discord, one line each, saying what to fix
 
 Commands run against the configured Redis (REDIS_URL, else the embedded one
 under CHATJOBS_DATA_DIR) as an admin. A refused command prints why on stderr
-and exits with status 1; a configuration error exits with status 2.
+and exits with status 1; a configuration error exits with status 2 (`doctor`
+reports it as a failed check instead, and exits with status 1).
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ from types import FrameType
 
 from adapters.console import ConsoleAdapter, unread, wait_for_reply
 from adapters.discord import DiscordDeps, DiscordRunner, create_client
+from adapters.discord.doctor import discord_checks
 from adapters.slack.app import SlackDeps, create_app
+from adapters.slack.doctor import slack_checks
 from adapters.slack.server import serve_http, start_socket_mode
+from bot import doctor
 from bot.app import App, build_scheduler, open_app
 from bot.commands import GROUPS, Caller, run_command
 from bot.commands.dry_run import render as render_dry_run
@@ -65,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(run=_admin_command, group=argv[0], words=argv[1:])
     else:
         args = _parser().parse_args(argv)
+    if args.run is _doctor:
+        # A bad setting is one of doctor's findings, not a reason to stop.
+        return _doctor(args)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -133,6 +142,16 @@ def _parser() -> argparse.ArgumentParser:
                     "Redis; each run starts once. Without REDIS_URL, `chat` and `serve` run "
                     "one inside their process.")
     scheduler.set_defaults(run=_scheduler)
+
+    checkup = commands.add_parser(
+        "doctor", help="check the configuration, Redis, the model, Slack and Discord",
+        description="Check the configuration and each dependency it names: Redis (round trip, "
+                    "version, persistence), the model and embeddings (one cheap request each), "
+                    "Slack (auth.test, scopes, signing secret, Socket Mode) and Discord (login, "
+                    "Message Content intent). One line per check (ok, warn, FAIL or skip) "
+                    "saying what to fix; exit status 1 if any check failed, else 0. Each check "
+                    "gives up after a few seconds; no secret is printed.")
+    checkup.set_defaults(run=_doctor)
 
     for name, group in GROUPS.items():
         sub = commands.add_parser(
@@ -295,6 +314,26 @@ def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             stop.set()
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    settings, loaded = doctor.check_configuration()
+    print(loaded.line(), flush=True)
+    if settings is None:
+        return 1
+    configure_logging(settings)
+    signal.signal(signal.SIGTERM, _raise_exit)  # unwind: an embedded Redis is stopped
+    failed = False
+    try:
+        for check in doctor.run_checks(settings, platforms=(slack_checks, discord_checks)):
+            print(check.line(), flush=True)
+            failed = failed or check.failed
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 141
+    return 1 if failed else 0
 
 
 def _console_responder(app: App) -> Callable[[IncomingMessage], str]:

@@ -267,7 +267,7 @@ def _weekly(rest: list[str], zone: ZoneInfo) -> Schedule:
 
 def _monthly(rest: list[str], zone: ZoneInfo) -> Schedule:
     word = rest[0].lower() if rest else ""
-    if word != "last" and not (word.isdigit() and len(word) <= 2 and 1 <= int(word) <= 31):
+    if word != "last" and not (word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 31):
         given = repr(rest[0]) if rest else "nothing"
         raise _refuse(f"monthly needs a day of the month, 1–31 or last, not {given}; "
                       f"e.g. {EXAMPLES['monthly']}.")

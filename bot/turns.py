@@ -27,12 +27,16 @@ from bot.tools import ToolBox
 from jobs_store import DEFAULT_BOT_ID, BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.executions import ExecutionStore
 from jobs_store.models import Bot, Contact, Job, Turn, now_utc
+from jobs_store.rates import RateCounter
 from jobs_store.stats import StatsStore
 from jobs_store.tasks import Task, TaskStore
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["answered", "nothing", "failed"]
+Outcome = Literal["answered", "nothing", "failed", "limited"]
+RATE_NOTICE = ("You're writing faster than I can answer well, so I'm pausing for a minute. "
+               "I've kept everything you wrote and will answer it with your next message "
+               "after that.")
 APOLOGY = ("Sorry, I can't reach my language model right now. I've kept your message and "
            "will answer it properly with your next one.")
 
@@ -45,6 +49,8 @@ class TurnLimits:
     max_iterations: int = 8
     max_seconds: float = 60.0
     history_tokens: int = 3000
+    #: Turns one person may start a minute (0: no limit).
+    turns_per_minute: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +70,8 @@ class Agent:
     delivery: Delivery | None
     limits: TurnLimits
     clock: Callable[[], datetime] = now_utc
+    #: Counts turns per person for `limits.turns_per_minute`.
+    rates: RateCounter | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,9 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     # counters were read is in `pending` too, and must be marked with it.
     upto = max(t.seq for t in pending)
     now = agent.clock()
+    if _over_rate(agent, conversation_id, user=pending[-1].user, now=now,
+                  answered=state.answered):
+        return "limited"
     session = open_session(conversations=agent.conversations, tasks=agent.tasks,
                            executions=agent.executions, conversation_id=conversation_id, now=now)
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,
@@ -177,6 +188,25 @@ def _toolbox(agent: Agent, plan: Plan, conversation_id: str, *, user: str, key: 
                    bot=plan.bot, jobs=plan.context.jobs, now=now, stats=agent.stats,
                    conversations=agent.conversations, tasks=agent.tasks,
                    delivery=agent.delivery, key=key)
+
+
+def _over_rate(agent: Agent, conversation_id: str, *, user: str, now: datetime,
+               answered: int) -> bool:
+    """Count this turn for `user`; True (with one notice a minute) when over the limit."""
+    limit = agent.limits.turns_per_minute
+    if not limit or agent.rates is None:
+        return False
+    platform, workspace, *_ = conversation_id.split(":")
+    minute = int(now.timestamp() // 60)
+    count = agent.rates.hit(platform, f"{workspace}:{user}", minute=minute)
+    if count <= limit:
+        return False
+    if count == limit + 1:
+        log.warning("%s user %s started over %d turns this minute; pausing their turns",
+                    platform, user, limit)
+        _send(agent, conversation_id, RATE_NOTICE,
+              key=f"rate:{platform}:{workspace}:{user}:{minute}", answered=answered)
+    return True
 
 
 def _apology(agent: Agent, plan: Plan) -> str:

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # Retries (with backoff, by the openai SDK) and timeout of one model request.
     chatjobs_model_retries: int = Field(default=2, ge=0, le=10)
     chatjobs_model_timeout: float = Field(default=30.0, gt=0, le=600)
+    # Turns one person may start a minute before the agent pauses for them (0: no limit).
+    chatjobs_user_turns_per_minute: int = Field(default=20, ge=0, le=10_000)
 
     # Who may change jobs and bots besides platform admins.
     chatjobs_admins: Annotated[frozenset[str], NoDecode] = frozenset()
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
     chatjobs_history_days: int = Field(default=30, ge=1, le=3650)
 
     chatjobs_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # `json`: one JSON object per log line, for log collectors.
+    chatjobs_log_format: Literal["text", "json"] = "text"
 
     @field_validator("redis_url")
     @classmethod
@@ -86,6 +90,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("chatjobs_log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def embeddings_url(self) -> AnyHttpUrl | None:

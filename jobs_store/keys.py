@@ -29,6 +29,7 @@
 | `cj:{ws}:scheduler:tick` | string | held for a moment by the scheduler doing the sweeps |
 | `cj:conv:{conversation id}:state` | hash | message counts, `active_job`, the open session window |
 | `cj:seen:{platform}:{message id}` | string | a delivered platform message (dedupe, 1 day) |
+| `cj:rate:{platform}:{ws}:{user}:{minute}` | string | one person's messages that minute |
 | `cj:sent:{key}` | string | a reply or post already sent (idempotency, 7 days) |
 
 `{ws}` is the job library's workspace: one deployment serves one library,
@@ -141,6 +142,11 @@ def conversation_state(conversation_id: str) -> str:
 def seen(platform: str, message_id: str) -> str:
     """Marks a platform message as delivered to us."""
     return f"{PREFIX}:seen:{platform}:{message_id}"
+
+
+def user_rate(platform: str, user: str, minute: int) -> str:
+    """Counts a person's messages in one minute (since the epoch)."""
+    return f"{PREFIX}:rate:{platform}:{user}:{minute}"
 
 
 def sent(key: str) -> str:

@@ -22,7 +22,7 @@ def run_turn(conversation_id: str) -> None:
     rt = runtime.current()
     try:
         while True:
-            if answer_pending(conversation_id, rt.agent) == "failed":
+            if answer_pending(conversation_id, rt.agent) in ("failed", "limited"):
                 release(rt.redis, conversation_id)  # the next message tries again
                 return
             if finish_if_idle(rt.redis, conversation_id):

@@ -10,6 +10,7 @@
 | `split` | long replies as messages of at most 2,000 characters |
 | `commands`, `modals`, `embeds` | app commands (`register_commands(tree, deps)`), forms, embeds |
 | `task_commands`, `task_form` | the `/tasks` group and its form |
+| `doctor` | `discord_checks` for `chatjobs doctor`: login, and the Message Content intent |
 
 Worker processes use `adapters.discord.sender` alone: no gateway connection.
 """

@@ -9,6 +9,7 @@
 | `users` | contacts from `users.info`, cached for a day; the admin check |
 | `sender` | `SlackSender` (the `Sender` port), pacing, threads the bot takes part in |
 | `mrkdwn` | Markdown → Slack mrkdwn, and splitting long replies |
+| `doctor` | `slack_checks` (`chatjobs doctor`): token and scopes, signing secret, Socket Mode |
 
 Importing this package imports nothing heavy: worker processes use
 `adapters.slack.sender` without slack_bolt.

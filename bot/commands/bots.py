@@ -61,7 +61,7 @@ def create(stores: Stores, caller: Caller, command: Command) -> Result:
 def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     ref = command.args[0] if command.args else None
     version = command.fields.get("version")
-    if version is not None and not version.isdigit():
+    if version is not None and not version.isdecimal():
         raise InvalidInput("version", "must be the whole number of the version you are editing")
     changes = _values({k: v for k, v in command.fields.items() if k != "version"})
     before = stores.bots.get(ref)

@@ -103,7 +103,7 @@ def _parts(stores: Stores) -> tuple[TaskStore, ExecutionStore, ExecutionQueue]:
 
 def _count(value: str) -> int:
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LISTED:
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_LISTED:
         raise InvalidInput("n", f"a whole number from 1 to {MAX_LISTED} (you gave '{value}')")
     return int(text)
 

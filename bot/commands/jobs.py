@@ -239,7 +239,7 @@ def _quote(name: str) -> str:
 def _version(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdecimal() or int(value) < 1:
         raise InvalidInput("version", "must be the whole number of the version you are editing")
     return int(value)
 

@@ -325,7 +325,7 @@ def _contact_zone(contacts: ContactStore | None, contact: str | None) -> str | N
 
 def _whole(field: str, value: str, low: int, high: int) -> int:
     text = value.strip().replace(",", "").replace("_", "")
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not text.isdecimal() or not low <= int(text) <= high:
         raise InvalidInput(field, f"a whole number from {low:,} to {high:,} (you gave '{value}')")
     return int(text)
 
@@ -333,7 +333,7 @@ def _whole(field: str, value: str, low: int, high: int) -> int:
 def _version(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdecimal() or int(value) < 1:
         raise InvalidInput("version", "must be the whole number of the version you are editing")
     return int(value)
 

@@ -10,7 +10,7 @@ Routes, under `/api/v10` (`base_url`):
 | route | answer |
 | --- | --- |
 | `GET /users/@me` | the bot user |
-| `GET /oauth2/applications/@me` | the application (discord.py's `login` asks for it) |
+| `GET /oauth2/applications/@me` | the application, `flags` = `application_flags` (`login` asks) |
 | `GET /gateway/bot` | a gateway URL (nothing listens there) |
 | `POST /channels/{channel_id}/messages` | the created message (stored), checked as Discord does |
 | `POST /channels/{channel_id}/typing` | 204 |
@@ -59,6 +59,10 @@ APPLICATION_ID = "100000000000000002"
 GUILD_ID = "200000000000000001"
 MAX_CONTENT = 2_000
 _EPOCH_MS = 1_420_070_400_000
+#: Application flags (Discord's): the Message Content intent is on, for verified apps
+#: (approved) and for apps in fewer than 100 servers (switched on in the Developer Portal).
+GATEWAY_MESSAGE_CONTENT = 1 << 19
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 18
 
 ROUTES = (
     "GET /users/@me",
@@ -135,13 +139,17 @@ class FakeDiscordAPI(LocalServer):
 
     `ratelimit_headers`: when True, successful answers carry X-RateLimit-* headers
     (limit 5, the bucket's remaining count, reset after 1 s), as Discord's do.
+    `application_flags`: the application's `flags` (e.g. `GATEWAY_MESSAGE_CONTENT_LIMITED`:
+    the Message Content intent switched on in the Developer Portal; 0: every intent off).
     """
 
     def __init__(self, *, token: str = TOKEN, bot_id: str = BOT_ID,
                  bot_name: str = "chatjobs", application_id: str = APPLICATION_ID,
-                 ratelimit_headers: bool = False, guild_id: str = GUILD_ID) -> None:
+                 ratelimit_headers: bool = False, guild_id: str = GUILD_ID,
+                 application_flags: int = 0) -> None:
         super().__init__()
         self.handler = _Handler
+        self.application_flags = application_flags
         #: The guild every channel looked up by id belongs to.
         self.guild_id = guild_id
         self.token, self.bot_id, self.bot_name = token, bot_id, bot_name
@@ -306,7 +314,8 @@ class FakeDiscordAPI(LocalServer):
             return 200, {"id": self.application_id, "name": self.bot_name, "icon": None,
                          "description": "", "rpc_origins": None, "bot_public": True,
                          "bot_require_code_grant": False, "verify_key": "00" * 32,
-                         "flags": 0, "owner": {**self._bot_user(), "id": "100000000000000003",
+                         "flags": self.application_flags,
+                         "owner": {**self._bot_user(), "id": "100000000000000003",
                                                "username": "owner", "bot": False},
                          "bot": self._bot_user()}
         if route == "GET /gateway/bot":

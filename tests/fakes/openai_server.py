@@ -112,15 +112,21 @@ class FakeOpenAI(LocalServer):
     """The fake server. Thread-safe; `start()`/`stop()` it or use it as a context manager.
 
     `embed(texts) -> rows` makes the vectors; `default(request_json) -> Response` answers
-    chat requests once the script is used up; `models` is what `GET /v1/models` lists.
+    chat requests once the script is used up; `models` is what `GET /v1/models` lists
+    (None: the server has no model list, and answers it with a 404, as some do).
+    With `api_key` set, a request with another bearer token (or none) gets OpenAI's 401
+    (`invalid_api_key`, the key shown masked as OpenAI does); it is still recorded.
     """
 
     def __init__(self, *, embed: Callable[[list[str]], Any] = hashing_embed,
                  default: Callable[[dict[str, Any]], Response] = lambda _body: Reply("ok"),
-                 models: Sequence[str] = ("fake-model", "fake-embedding")) -> None:
+                 models: Sequence[str] | None = ("fake-model", "fake-embedding"),
+                 api_key: str | None = None) -> None:
         super().__init__()
         self.handler = _Handler
-        self.embed, self.default, self.models = embed, default, tuple(models)
+        self.embed, self.default = embed, default
+        self.models = None if models is None else tuple(models)
+        self.api_key = api_key
         #: Exceptions raised by `default` or `embed` (answered with a 500 the SDK won't retry).
         self.errors: list[Exception] = []
         self._chat_script: deque[Response] = deque()
@@ -190,7 +196,9 @@ class FakeOpenAI(LocalServer):
             self._requests.append(record)
             self._lock.notify_all()
         path, body = record.path, record.json
-        if record.method == "GET" and path.rstrip("/") == "/v1/models":
+        if self.api_key is not None and record.api_key != self.api_key:
+            return _invalid_key(record.api_key)
+        if record.method == "GET" and path.rstrip("/") == "/v1/models" and self.models is not None:
             return 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                 for m in self.models]}, {}
@@ -271,6 +279,14 @@ def _error(status: int, message: str, *, code: str | None = None,
             else "invalid_request_error")
     return status, {"error": {"message": message, "type": kind, "param": None,
                               "code": code}}, {}
+
+
+def _invalid_key(given: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """OpenAI's 401 for a wrong key: it shows the key's first and last characters only."""
+    if not given:
+        return _error(401, "You didn't provide an API key.", code=None)
+    shown = f"{given[:3]}{'*' * max(len(given) - 7, 0)}{given[-4:]}" if len(given) > 8 else "***"
+    return _error(401, f"Incorrect API key provided: {shown}.", code="invalid_api_key")
 
 
 def _words(value: Any) -> int:

@@ -9,6 +9,7 @@ through `ConsoleSender` and `wait_for_reply`, as the person at the console sees 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -16,14 +17,16 @@ import redis
 from bot.llm.offline import NO_JOBS_TEXT, done_reply
 from bot.prompt import JOB_HEADING
 from bot.templates import template
-from bot.turns import APOLOGY
-from tests.fakes.openai_server import FakeOpenAI, error, reply, slow, tool_call
+from bot.turns import APOLOGY, RATE_NOTICE
+from tests.fakes.openai_server import FakeOpenAI, Reply, error, reply, slow, tool_call
+from tests.helpers import Clock
 from tests.integration.agent_helpers import (
     AppFactory,
     Chat,
     admin,
     stats_rows,
     turn_jobs,
+    work,
 )
 from tests.integration.clirunner import Cli
 
@@ -279,3 +282,24 @@ def test_the_console_waits_for_a_model_that_takes_more_than_5_seconds(
     chat.send("/quit")
     status, _, err = chat.finish()
     assert status == 0, err
+
+
+def test_past_the_turn_rate_limit_one_notice_then_everything_is_answered_after_the_minute(
+        apps: AppFactory, fake_openai: FakeOpenAI) -> None:
+    clock = Clock(datetime(2026, 11, 23, 9, 0, 5, tzinfo=UTC))
+    app = apps.build(fake_openai, clock=clock, chatjobs_user_turns_per_minute=2)
+    ana = Chat(app)
+    fake_openai.default = lambda body: Reply(
+        "you said: " + " | ".join(m["content"] for m in body["messages"] if m["role"] == "user"
+                                  and m["content"].startswith("m")))
+    assert ana.ask("m1").endswith("m1")
+    assert ana.ask("m2").endswith("m2")
+    assert ana.ask("m3") == RATE_NOTICE
+    assert ana.say("m4")
+    work(app)
+    assert ana.next_reply(timeout=0.3) is None  # one notice a minute, not one per message
+    assert len(fake_openai.chat_requests) == 2
+    clock.advance(minutes=1)
+    reply_text = ana.ask("m5")
+    assert reply_text.endswith("m3 | m4 | m5")
+    assert ana.state().answered == ana.state().received == 5
