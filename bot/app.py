@@ -29,7 +29,7 @@ from bot.schedules import plan
 from bot.turns import Agent, TurnLimits
 from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
-from jobs_store.connection import connect, redis_url
+from jobs_store.connection import client_for, connect, redis_url
 from jobs_store.executions import ExecutionStore
 from jobs_store.rates import RateCounter
 from jobs_store.stats import StatsStore
@@ -70,7 +70,7 @@ def open_app(settings: Settings) -> Iterator[App]:
 def app_on(settings: Settings, url: str) -> Iterator[App]:
     """Build every part on the Redis at `url`; close its connections after."""
     client = connect(url)
-    rq_client = redis.Redis.from_url(url)
+    rq_client = client_for(url)
     try:
         yield build_app(settings, url=url, client=client, rq_client=rq_client)
     finally:

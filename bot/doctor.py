@@ -45,7 +45,7 @@ from redis.retry import Retry
 
 from config.errors import ChatjobsError, ConfigError
 from config.settings import Settings, load_settings
-from jobs_store.connection import redis_url
+from jobs_store.connection import client_for, redis_url
 
 Status = Literal["ok", "warn", "FAIL", "skip"]
 OK: Final = "ok"
@@ -165,8 +165,8 @@ def check_redis(settings: Settings, *, timeout: float = TIMEOUT_S) -> Check:
 
 
 def _probe_redis(url: str, where: str, *, timeout: float, shared: bool) -> Check:
-    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout,
-                                  socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+    client = client_for(url, decode_responses=True, socket_timeout=timeout,
+                        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
     try:
         client.ping()  # connects (and authenticates)
         start = time.perf_counter()
