@@ -33,7 +33,7 @@ from bot.prompt import build_messages
 from bot.sessions import task_section
 from bot.tools import TURN_TOOLS, ToolBox, function_schema
 from bot.turns import Agent, bot_for_task, plan_turn
-from jobs_store.conversations import Session
+from jobs_store.conversations import ConversationStore, Session
 from jobs_store.executions import Execution, ExecutionStatus, ExecutionStore
 from jobs_store.models import Turn
 from jobs_store.records import new_id
@@ -90,7 +90,8 @@ def trigger(*, task: Task, executions: ExecutionStore, queue: ExecutionQueue,
 
 
 def cancel(*, execution: Execution, executions: ExecutionStore, tasks: TaskStore,
-           conversations: Any, queue: ExecutionQueue | None, actor: str) -> Execution | None:
+           conversations: ConversationStore | None, queue: ExecutionQueue | None,
+           actor: str) -> Execution | None:
     """Cancel a queued or running execution; None when it had already ended.
 
     Its session window closes and its task returns to idle; the schedule is kept.
@@ -100,7 +101,7 @@ def cancel(*, execution: Execution, executions: ExecutionStore, tasks: TaskStore
         return None
     if queue is not None:
         queue.discard(execution.id)
-    if cancelled.conversation:
+    if cancelled.conversation and conversations is not None:
         conversations.close_session(cancelled.conversation, execution=execution.id)
     tasks.record_run(execution.task, status="idle")
     log.info("execution %s of task %s cancelled by %s", execution.id, execution.task, actor)
