@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,7 +198,19 @@ def parse_schedule(text: str, *, now: datetime, zone: ZoneInfo) -> Schedule:
 
 
 def read_schedule(text: str, *, zone: ZoneInfo) -> Schedule:
-    """Parse without the checks against the current time (for stored schedules)."""
+    """Parse without the checks against the current time (for stored schedules).
+
+    Cached: the scheduler reads the same few schedules for many tasks.
+    """
+    return _read_cached(text, zone) if isinstance(text, str) else _read(text, zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_cached(text: str, zone: ZoneInfo) -> Schedule:
+    return _read(text, zone)
+
+
+def _read(text: str, zone: ZoneInfo) -> Schedule:
     if not isinstance(text, str) or not text.strip():
         raise _refuse(f"is required: {FORMS}, e.g. {EXAMPLES['daily']}.")
     if len(text) > MAX_TEXT:
