@@ -1,7 +1,7 @@
 """The task scheduler and task executions, measured: `python bench/scheduler.py`.
 
     python bench/scheduler.py [--stored 100000] [--due 10000] [--executions 500]
-                              [--singles 20] [--flush]
+                              [--singles 20] [--flush] [--json PATH]
 
 Two questions, each beside a baseline measured in the same run on the same
 Redis, so the ratios compare across machines:
@@ -15,8 +15,9 @@ Redis, so the ratios compare across machines:
    (b) `--due` tasks due at the same instant, with `--stored` tasks stored in
    total. The tasks are `once <ISO time>` tasks a few seconds in the future,
    planned with `bot.schedules.plan` and stored with `TaskStore.create` as
-   `/tasks create` does (the tasks that are not due: through a pipeline of
-   `TaskStore._write`, the same keys, a thousand per round trip). Each
+   `/tasks create` does (the tasks that are not due: through a plain Redis
+   pipeline writing the keys and values `create` writes, a thousand per round
+   trip; checked against `create` at the start of every run). Each
    measurement waits until every due run is queued, then a little more, and
    checks that each was queued exactly once. Baseline: a Redis PING. Beside
    it: (a) split into waking (due → the tick began) and working (the tick),
@@ -39,13 +40,10 @@ a temporary directory.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import contextvars
 import math
-import os
 import random
 import signal
-import statistics
 import sys
 import tempfile
 import threading
@@ -61,20 +59,32 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis
-import rq
 from rq import Queue
 from rq.job import Job
 
-from bench.machine import describe, load
-from bot.app import App, app_on, build_scheduler
+from bench.common import (
+    NOOP,
+    RTT_SAMPLES,
+    TASK_CONTACT,
+    Stats,
+    add_runner_arguments,
+    bench_app,
+    jsonable,
+    machine,
+    model_answer,
+    once_task,
+    redis_rtt,
+    run_main,
+)
+from bench.common import task_id as given_id
+from bench.machine import load
+from bot.app import App, build_scheduler
 from bot.schedules import plan
 from bot.task_runs import execution_id, trigger
-from config.settings import load_settings
 from jobs_store import keys
-from jobs_store.embedded import EmbeddedRedis
 from jobs_store.records import DEFAULT_WORKSPACE
 from jobs_store.tasks import Task, TaskStore
-from tests.fakes.openai_server import FakeOpenAI, Response, ToolCall
+from tests.fakes.openai_server import FakeOpenAI
 from workers.executions import RQExecutionQueue
 from workers.queues import TASKS
 from workers.runtime import Runtime
@@ -85,7 +95,6 @@ DEFAULT_STORED = 100_000
 DEFAULT_DUE = 10_000
 DEFAULT_EXECUTIONS = 500
 DEFAULT_SINGLES = 20
-RTT_SAMPLES = 2_000
 #: One task due at a time: this far apart (plus a little jitter, so the due
 #: times fall anywhere in a second).
 SINGLE_SPACING_S = 0.35
@@ -97,42 +106,13 @@ LINGER_S = 1.5
 #: Tasks written per pipeline round trip when storing the ones not due.
 BULK_BATCH = 1_000
 #: The console contact the executions talk to (`console:<workspace>:<user>`).
-CONTACT = "console:local:bench"
-#: The no-op job the baseline worker runs (importable, so not `__main__.noop`).
-NOOP = "bench.scheduler.noop"
+CONTACT = TASK_CONTACT
 SEED = 20_250_305
-
-
-def noop() -> None:
-    """The baseline RQ job: does nothing."""
+#: What the fake model says in a turn (this benchmark runs task executions only).
+MODEL_REPLY = "ok"
 
 
 # --- figures ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Stats:
-    """Percentiles of a list of samples, in milliseconds."""
-
-    n: int
-    p50: float
-    p99: float
-    max: float
-    min: float
-    mean: float
-
-    @classmethod
-    def of(cls, samples_ms: Sequence[float]) -> Stats:
-        ordered = sorted(samples_ms)
-        if not ordered:
-            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
-        return cls(len(ordered), _rank(ordered, 0.50), _rank(ordered, 0.99), ordered[-1],
-                   ordered[0], statistics.fmean(ordered))
-
-
-def _rank(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q of them at or below it."""
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
 
 @dataclass
 class Lateness:
@@ -204,61 +184,69 @@ class Report:
     #: Model calls per execution, messages the console got, fake server errors.
     model_calls: float = 0.0
     outbox: int = 0
+    #: "" when the bulk write of the tasks not due matched `TaskStore.create`, else how not.
+    bulk_check: str = ""
 
 
 # --- helpers ------------------------------------------------------------------------------
 
-def redis_rtt(client: redis.Redis, samples: int = RTT_SAMPLES) -> Stats:
-    """A raw round trip: PING on the app's client."""
-    for _ in range(50):
-        client.ping()
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        client.ping()
-        times.append((time.perf_counter() - start) * 1000)
-    return Stats.of(times)
+def write_task(pipe: redis.client.Pipeline, task: Task, *,
+               ws: str = DEFAULT_WORKSPACE) -> None:
+    """Queue on `pipe` what `TaskStore.create` writes for a new task whose name is free:
+    the name → id hash entry, the task's JSON, the id set entry, and its place in the due
+    index (ms since the epoch) when it has a next run and is not paused.
+
+    Plain commands, not the store's private writer, so the store can change under it;
+    `check_bulk_write` compares the two on every run.
+    """
+    pipe.hset(keys.task_names(ws), task.name.lower(), task.id)
+    pipe.set(keys.task(ws, task.id), task.model_dump_json())
+    pipe.sadd(keys.task_ids(ws), task.id)
+    if task.next_run is not None and not task.paused:
+        pipe.zadd(keys.task_due(ws), {task.id: int(task.next_run.timestamp() * 1000)})
 
 
-def answer(body: dict[str, Any]) -> Response:
-    """The fake model: `send_message` on the kickoff, `finish` once a tool answered."""
-    messages = body.get("messages") or []
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
-    if any(m.get("role") == "tool" for m in messages[last_user + 1:]):
-        return ToolCall("finish", {"outcome": "said hello"})
-    return ToolCall("send_message", {"text": "Hello from the scheduler benchmark."})
+def _snapshot(client: redis.Redis) -> dict[str, Any]:
+    """Every key of the database with its type and value (small databases only)."""
+    readers: dict[str, Callable[[str], Any]] = {
+        "string": client.get, "hash": client.hgetall,
+        "set": lambda key: sorted(client.smembers(key)),
+        "zset": lambda key: client.zrange(key, 0, -1, withscores=True),
+        "list": lambda key: client.lrange(key, 0, -1)}
+    out = {}
+    for key in client.scan_iter(count=1000):
+        kind = str(client.type(key))
+        out[str(key)] = (kind, readers[kind](key) if kind in readers else None)
+    return out
 
 
-@contextmanager
-def bench_app(url: str, fake: FakeOpenAI, data_dir: Path) -> Iterator[App]:
-    """The app as production builds it, its model the fake OpenAI server."""
-    settings = load_settings(openai_api_key="bench-key", openai_base_url=fake.base_url,
-                             openai_model="fake-model", openai_embedding_model=None,
-                             chatjobs_data_dir=data_dir)
-    with app_on(settings, url) as app:
-        yield app
+def check_bulk_write(client: redis.Redis, tasks: TaskStore) -> str:
+    """"" when `write_task` stores what `TaskStore.create` stores for the same task (every
+    key and value it adds or changes), else what differs. Empties the database."""
+    now = datetime.now(UTC)
+    task = once_task(99_999_999, now + timedelta(days=3), now, kind="probe")
+    client.flushdb()
+    tasks.create(task)
+    created = _snapshot(client)
+    client.flushdb()
+    with client.pipeline(transaction=False) as pipe:
+        write_task(pipe, task)
+        pipe.execute()
+    written = _snapshot(client)
+    client.flushdb()
+    if created == written:
+        return ""
+    differ = sorted(k for k in created.keys() | written.keys()
+                    if created.get(k) != written.get(k))
+    return f"the bulk write differs from TaskStore.create at {', '.join(differ)}"
 
 
-def _task_id(i: int) -> str:
-    # Given ids (the store's own are 32 random bits, which collide about once
-    # in 100,000 tasks: `TaskStore.create` then keeps the older task).
-    return f"task_{i:08x}"
-
-
-def once_task(i: int, at: datetime, now: datetime, *, kind: str) -> Task:
-    """A planned `once` task (as `/tasks create` plans it) talking to the console contact."""
-    return plan(Task(id=_task_id(i), name=f"bench {kind} {i:06d}",
-                     description="Say hello to the contact, then finish.", contact=CONTACT,
-                     schedule=f"once {at.isoformat()}", created_by="bench", created_at=now,
-                     updated_by="bench", updated_at=now), now=now)
-
-
-def store_idle(tasks: TaskStore, client: redis.Redis, count: int, *, start: int,
-               now: datetime, rng: random.Random) -> float:
+def store_idle(client: redis.Redis, count: int, *, start: int, now: datetime,
+               rng: random.Random) -> float:
     """Store `count` tasks that are not due during the run; seconds taken.
 
     Half `once` between 1 h and 30 days ahead, half `daily HH:MM` at least 2 h
-    away, written through a pipeline of `TaskStore._write` (the keys `create`
+    away, written with `write_task` through a pipeline (the keys `create`
     writes, without its per-task WATCH transaction).
     """
     began = time.perf_counter()
@@ -271,13 +259,13 @@ def store_idle(tasks: TaskStore, client: redis.Redis, count: int, *, start: int,
                     task = once_task(i, at, now, kind="later")
                 else:
                     minute = (now.hour * 60 + now.minute + 120 + rng.randrange(20 * 60)) % 1440
-                    task = plan(Task(id=_task_id(i), name=f"bench daily {i:06d}",
+                    task = plan(Task(id=given_id(i), name=f"bench daily {i:06d}",
                                      description="Post the daily digest.", contact=CONTACT,
                                      schedule=f"daily {minute // 60:02d}:{minute % 60:02d}",
                                      created_by="bench", created_at=now), now=now)
                 if task.next_run is None or task.next_run < earliest:
                     raise RuntimeError(f"bench bug: {task.schedule} is due too soon")
-                tasks._write(pipe, task)
+                write_task(pipe, task)
             pipe.execute()
     return time.perf_counter() - began
 
@@ -565,11 +553,6 @@ def measure_noop(app: App, *, count: int, warmup: int) -> Throughput:
 
 # --- the run ---------------------------------------------------------------------------------
 
-def machine(client: redis.Redis, url: str) -> dict[str, str]:
-    """What the figures were measured on."""
-    return describe(client, url, rq=getattr(rq, "__version__", "?"))
-
-
 def run(url: str, *, stored: int = DEFAULT_STORED, due: int = DEFAULT_DUE,
         executions: int = DEFAULT_EXECUTIONS, singles: int = DEFAULT_SINGLES,
         rtt_samples: int = RTT_SAMPLES, say: Callable[[str], None] = print) -> Report:
@@ -578,16 +561,19 @@ def run(url: str, *, stored: int = DEFAULT_STORED, due: int = DEFAULT_DUE,
         raise ValueError(f"--stored ({stored:,}) must hold the due tasks ({due:,}) and the "
                          f"single ones ({singles:,})")
     rng = random.Random(SEED)
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(default=answer) as fake:
-        with bench_app(url, fake, Path(tmp)) as app:
-            app.client.flushdb()
-            app.agent.bots.ensure_default()
-            info = machine(app.client, url)
+    info = machine(url)
+    with (tempfile.TemporaryDirectory() as tmp,
+          FakeOpenAI(default=model_answer(MODEL_REPLY)) as fake):
+        with bench_app(url, fake.base_url, Path(tmp)) as app:
             tasks = app.stores.tasks
             assert tasks is not None
+            bulk_check = check_bulk_write(app.client, tasks)  # leaves the database empty
+            if bulk_check:
+                say(f"!!! {bulk_check}: fix bench/scheduler.py's write_task")
+            app.agent.bots.ensure_default()
             idle = stored - due - singles
             say(f"storing {idle:,} tasks that are not due…")
-            idle_s = store_idle(tasks, app.client, idle, start=due + singles,
+            idle_s = store_idle(app.client, idle, start=due + singles,
                                 now=datetime.now(UTC), rng=rng)
             setup = f"{idle:,} not due through a pipeline in {idle_s:.1f} s"
             rtt = redis_rtt(app.client, rtt_samples)
@@ -600,7 +586,7 @@ def run(url: str, *, stored: int = DEFAULT_STORED, due: int = DEFAULT_DUE,
             bulk = measure_bulk(app, due=due, start=0, stored=stored,
                                 per_create_s=_create_pace(tasks), setup=setup)
             app.client.flushdb()
-        with bench_app(url, fake, Path(tmp)) as app:
+        with bench_app(url, fake.base_url, Path(tmp)) as app:
             app.agent.bots.ensure_default()
             warmup = min(5, max(1, executions // 10))
             say(f"{executions:,} task executions…")
@@ -615,7 +601,7 @@ def run(url: str, *, stored: int = DEFAULT_STORED, due: int = DEFAULT_DUE,
             raise RuntimeError(f"the fake OpenAI server failed: {fake.errors!r}")
     info["load"] += f" at start, {load()} at the end"
     return Report(machine=info, rtt=rtt, single=single, bulk=bulk, executions=runs,
-                  noop=baseline, model_calls=calls, outbox=sent)
+                  noop=baseline, model_calls=calls, outbox=sent, bulk_check=bulk_check)
 
 
 def _create_pace(tasks: TaskStore, samples: int = 50) -> float:
@@ -674,6 +660,8 @@ def format_report(report: Report) -> str:
         f"{bulk.sweep_requeued} again",
         f"setup (a): {report.single.setup}",
         f"setup (b): {bulk.setup}",
+        *([f"!!! {report.bulk_check}: the tasks not due were not stored as the app stores "
+           "them (fix write_task)"] if report.bulk_check else []),
     ]
     for row in (report.single, report.bulk):
         if row.negative:
@@ -717,9 +705,10 @@ def format_report(report: Report) -> str:
         "",
         "How to read it: lateness (a) is one run alone: the loop waking (it sleeps until the "
         "next due time, at most 1 s) plus that run's own work, as split above; (b) is the "
-        "backlog when many runs fall due together: the "
-        "scheduler starts them one after another (read the task, open the execution, re-arm "
-        "the task, enqueue), so the p50 is about half the wall and the max is all of it; "
+        "backlog when many runs fall due together: each run is still read, claimed (its "
+        "execution opened, its task re-armed) and enqueued, batched or not, so lateness "
+        "grows with how many fall due at once: the p50 is about half the wall and the max "
+        "is all of it; "
         "divide by the RTT to compare machines. span = RQ's first started_at → last ended_at; "
         "wall adds the worker's start and stop. The ratio is what one execution (prompt, 2 "
         "model calls over HTTP, one console message, the execution's bookkeeping) costs in "
@@ -735,6 +724,16 @@ def _count(text: str) -> int:
     return value
 
 
+def figures(report: Report) -> dict[str, Any]:
+    """The report as JSON, with what the tables derive (for bench/run)."""
+    data = jsonable(report)
+    for name in ("single", "bulk"):
+        data[name]["queued_once"] = getattr(report, name).queued_once
+    for name in ("executions", "noop"):
+        data[name]["per_s"] = getattr(report, name).per_s
+    return data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stored", type=_count, default=DEFAULT_STORED,
@@ -747,32 +746,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--singles", type=_count, default=DEFAULT_SINGLES,
                         help=f"samples of (a), one task due at a time (default "
                              f"{DEFAULT_SINGLES})")
-    parser.add_argument("--flush", action="store_true",
-                        help="with REDIS_URL: empty its database first (the run empties it)")
+    add_runner_arguments(parser)
     args = parser.parse_args(argv)
     if args.stored < args.due + args.singles:
         parser.error(f"--stored must be at least --due + --singles ({args.due + args.singles:,})")
-    started = time.perf_counter()
-    options = dict(stored=args.stored, due=args.due, executions=args.executions,
-                   singles=args.singles)
-    external = os.environ.get("REDIS_URL")
-    with tempfile.TemporaryDirectory() as tmp:
-        if external:
-            client = redis.Redis.from_url(external)
-            with contextlib.closing(client):
-                if client.dbsize() and not args.flush:
-                    print(f"REDIS_URL's database holds {client.dbsize()} keys; the benchmark "
-                          "empties it. Point it at an empty database or pass --flush.",
-                          file=sys.stderr)
-                    return 2
-            report = run(external, **options)
-        else:
-            with EmbeddedRedis(Path(tmp) / "redis") as url:
-                report = run(url, **options)
-    print()
-    print(format_report(report))
-    print(f"\n(run took {time.perf_counter() - started:.0f} s)")
-    return 0
+    return run_main(args, lambda url: run(url, stored=args.stored, due=args.due,
+                                          executions=args.executions, singles=args.singles),
+                    format_report, figures)
 
 
 if __name__ == "__main__":

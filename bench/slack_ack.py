@@ -1,8 +1,9 @@
 """Slack ingress ack latency, request in → HTTP 200, under load: `python bench/slack_ack.py`.
 
-    python bench/slack_ack.py [--concurrency 50] [--rounds 5] [--cold-rounds 2]
+    python bench/slack_ack.py [--concurrency 50] [--rounds 4] [--cold-rounds 2]
                               [--workers 50] [--model-seconds 2] [--processes 1,2]
-                              [--variants paused,gc_freeze,ack_first] [--flush]
+                              [--variants paused,no_freeze,ack_first,switch] [--flush]
+                              [--json PATH]
 
 The issue's question: *does Slack get its 200 in milliseconds while the model
 is slow and 50 requests arrive at once?* Target: ack p99 ≤ 50 ms under 50
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import itertools
 import json
@@ -53,7 +55,6 @@ import queue
 import random
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,18 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bench.machine import describe, load  # noqa: E402
-from jobs_store.embedded import EmbeddedRedis  # noqa: E402
+from bench.common import (  # noqa: E402
+    Stats,
+    add_runner_arguments,
+    bench_settings,
+    deep_backlog,
+    jsonable,
+    machine,
+    machine_busy,
+    redis_rtt_samples,
+    run_main,
+)
+from bench.machine import load  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 BOT_TOKEN = "xoxb-bench"
@@ -92,29 +103,6 @@ DEFAULT_PROCESSES = (1, 2)
 
 
 # --- figures ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Stats:
-    """Percentiles of samples, in milliseconds (nearest rank, as turn_overhead.py)."""
-
-    n: int
-    p50: float
-    p99: float
-    max: float
-    mean: float
-
-    @classmethod
-    def of(cls, samples_ms: Iterable[float]) -> Stats:
-        ordered = sorted(s for s in samples_ms if not math.isnan(s))
-        if not ordered:
-            return cls(0, math.nan, math.nan, math.nan, math.nan)
-        return cls(len(ordered), _rank(ordered, 0.50), _rank(ordered, 0.99), ordered[-1],
-                   statistics.fmean(ordered))
-
-
-def _rank(ordered: Sequence[float], q: float) -> float:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
 
 @dataclass
 class Phase:
@@ -174,7 +162,7 @@ class Report:
     machine: dict[str, str]
     settings: dict[str, Any]
     phases: list[Phase] = field(default_factory=list)
-    rtt: Stats = Stats(0, math.nan, math.nan, math.nan, math.nan)
+    rtt: Stats = field(default_factory=Stats.empty)
     replies: Replies = field(default_factory=Replies)
     fake_errors: list[str] = field(default_factory=list)
     #: The worker process's CPU per turn (ms), every turn of the run.
@@ -183,8 +171,9 @@ class Report:
     server_objects: int = 0
     #: Connections the kernel dropped for a full listen queue during the run (machine-wide).
     listen_overflows: int | None = None
-    #: A full collection's cost in the slack server after the load ("slack1"), and with
-    #: gc.freeze() ("gc_freeze"): cpu_ms, wall_ms, objects.
+    #: A full collection's cost in the slack server after the load ("slack1", frozen at
+    #: start-up as serve does), and without gc.freeze() ("no_freeze"): cpu_ms, wall_ms,
+    #: objects.
     full_gc: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -287,17 +276,11 @@ def child_main(role: str, cfg: dict[str, Any]) -> int:
     return 0
 
 
-def bench_settings(cfg: dict[str, Any]) -> Any:
-    """Settings that ignore the developer's shell and `.env`: the fakes, the bench Redis."""
-    from config.settings import load_settings
-
-    return load_settings(
-        _env_file=None, redis_url=None, chatjobs_data_dir=cfg["data_dir"],
-        openai_api_key="bench-key", openai_base_url=cfg["openai_url"],
-        openai_model="fake-model", openai_embedding_model=None, embeddings_base_url=None,
-        slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_app_token=None,
-        slack_api_url=cfg["slack_url"], chatjobs_admins=frozenset(),
-        chatjobs_log_level="WARNING")
+def settings_of(cfg: dict[str, Any]) -> Any:
+    """The child's settings: the fakes, the bench Redis, the bench's Slack app."""
+    return bench_settings(data_dir=cfg["data_dir"], openai_url=cfg["openai_url"],
+                          slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET,
+                          slack_api_url=cfg["slack_url"])
 
 
 def _cpu_s() -> float:
@@ -506,14 +489,15 @@ class ServerRole:
             # A thread waiting for the GIL (the accept loop, a new handler thread's
             # start-up) asks for it after this long; the default is 5 ms.
             sys.setswitchinterval(0.0005)
-        if cfg.get("gc_freeze"):
-            # Everything built so far goes to the permanent generation: full
-            # collections stop walking the imported modules and the app.
-            gc.collect()
+        objects = len(gc.get_objects())
+        if not cfg.get("no_freeze"):
+            # As `chatjobs serve` does once started: everything built so far goes to
+            # the permanent generation, so full collections stop walking the imported
+            # modules and the app (the "no_freeze" variant leaves it out).
             gc.freeze()
         self._cpu0 = _cpu_s()
         self.info = {"port": self.server.server_port, "pid": os.getpid(),
-                     "objects": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
+                     "objects": objects, "frozen": gc.get_freeze_count()}
 
     def _build_slack(self, cfg: dict[str, Any]) -> None:
         from slack_sdk.signature import SignatureVerifier
@@ -527,7 +511,7 @@ class ServerRole:
         from jobs_store import ConversationStore
         from workers.queues import RQTurnQueue
 
-        settings = bench_settings(cfg)
+        settings = settings_of(cfg)
         rq_client = redis.Redis.from_url(cfg["redis_url"])
         self._closers.append(rq_client.close)
         core = build_app(settings, url=cfg["redis_url"], client=self.client, rq_client=rq_client)
@@ -545,12 +529,7 @@ class ServerRole:
 
     def cmd_rtt(self, n: int) -> list[float]:
         """Redis PING round trips on the app's client (ms), the server otherwise idle."""
-        out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            self.client.ping()
-            out.append((time.perf_counter() - start) * 1000)
-        return out
+        return redis_rtt_samples(self.client, n)
 
     def cmd_full_gc(self, repeats: int = 3) -> dict[str, float]:
         """What a full collection costs here now (best of `repeats`): CPU and wall ms, and
@@ -594,7 +573,7 @@ class WorkerRole:
         from workers.runtime import Runtime
         from workers.worker import BackgroundWorker
 
-        settings = bench_settings(cfg)
+        settings = settings_of(cfg)
         self.client = redis.Redis.from_url(cfg["redis_url"], decode_responses=True)
         self.rq_client = redis.Redis.from_url(cfg["redis_url"])
         core = build_app(settings, url=cfg["redis_url"], client=self.client,
@@ -698,20 +677,10 @@ class ClientRole:
 
 # --- the run (parent) ---------------------------------------------------------------------------
 
-def _busy() -> tuple[float, float] | None:
-    """(busy, total) jiffies of all cores, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields) - idle, sum(fields)
-
-
 #: Changes measured beside the code as it stands (1 process, users cached), by name.
 VARIANTS = {
     "paused": "worker paused",          # SIGSTOP on the worker process during its bursts
-    "gc_freeze": "gc.freeze()",         # gc.collect(); gc.freeze() once the app is built
+    "no_freeze": "no gc.freeze()",      # serve's gc.freeze() after start-up left out
     "ack_first": "ack, then listener",  # bolt's default process_before_response=False
     "switch": "GIL switch 0.5 ms",      # sys.setswitchinterval(0.0005) (default 5 ms)
 }
@@ -839,11 +808,11 @@ class Bench:
         for server in servers:
             server.call("begin")
         with self.worker_paused() if config.variant == "paused" else contextlib.nullcontext():
-            busy0 = _busy()
+            busy0 = machine_busy()
             answer = self.client.call("run", port=servers[0].info["port"], rounds=rounds,
                                       app=config.app,
                                       timeout=60.0 + len(rounds) * REQUEST_TIMEOUT_S)
-            busy1 = _busy()
+            busy1 = machine_busy()
         config.ends += [(i, server.call("end")) for i, server in enumerate(servers)]
         results = answer["results"]
         if config.app == "slack":
@@ -917,7 +886,7 @@ def run(url: str, *, concurrency: int = DEFAULT_CONCURRENCY, rounds: int = DEFAU
         "workers": workers, "model_s": model_s, "processes": tuple(processes),
         "variants": tuple(variants), "interval_s": interval})
     overflows = _listen_overflows()
-    with (tempfile.TemporaryDirectory() as tmp, _deep_backlog(),
+    with (tempfile.TemporaryDirectory() as tmp, deep_backlog(),
           FakeOpenAI(default=lambda _body: slow(model_s, reply(MODEL_REPLY))) as model,
           FakeSlackAPI(bot_token=BOT_TOKEN) as slack):
         bench = Bench(url, Path(tmp), model.base_url, slack, concurrency=concurrency,
@@ -942,25 +911,6 @@ def run(url: str, *, concurrency: int = DEFAULT_CONCURRENCY, rounds: int = DEFAU
     if overflows is not None and after is not None:
         report.listen_overflows = after - overflows
     return report
-
-
-@contextlib.contextmanager
-def _deep_backlog() -> Iterator[None]:
-    """The fakes' listen queue: 128 instead of socketserver's 5, while they start.
-
-    Slack's and OpenAI's endpoints do not drop connections when 50 arrive at once; with a
-    queue of 5 the kernel drops the SYNs beyond it and clients retry after 1 s, 3 s, ...
-    (the cold row's users.info calls, the workers' model calls). Only this process's class
-    attribute, restored afterwards (the servers keep their queue once listening).
-    """
-    from http.server import ThreadingHTTPServer
-
-    before = ThreadingHTTPServer.request_queue_size
-    ThreadingHTTPServer.request_queue_size = 128
-    try:
-        yield
-    finally:
-        ThreadingHTTPServer.request_queue_size = before
 
 
 def _listen_overflows() -> int | None:
@@ -989,7 +939,7 @@ def _rows(bench: Bench, report: Report, *, rounds: int, cold_rounds: int,
         wanted[f"baseline{procs}"] = ("baseline", procs, {})
         wanted[f"slack{procs}"] = ("slack", procs, {})
     if 1 in processes:
-        for variant in ("gc_freeze", "ack_first", "switch"):
+        for variant in ("no_freeze", "ack_first", "switch"):
             if variant in variants:
                 wanted[variant] = ("slack", 1, {variant: True})
     say(f"starting {sum(p for _, p, _ in wanted.values())} server processes…")
@@ -1047,7 +997,7 @@ def _rows(bench: Bench, report: Report, *, rounds: int, cold_rounds: int,
             specs = bench.specs(c) if row.users == "cold" else bench.specs(c, users=warm)
             bench.measure(row, specs, per_round=c)
         say(f"  round {r + 1}: {len(order)} bursts")
-    for key in ("slack1", "gc_freeze"):
+    for key in ("slack1", "no_freeze"):
         if key in servers:
             report.full_gc[key] = servers[key][0].call("full_gc")
     for row, _ in rows:
@@ -1062,16 +1012,6 @@ def flush(url: str) -> None:
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
-    finally:
-        client.close()
-
-
-def machine(url: str) -> dict[str, str]:
-    from slack_bolt.version import __version__ as bolt_version
-
-    client = redis.Redis.from_url(url, decode_responses=True)
-    try:
-        return describe(client, url, bolt=bolt_version)
     finally:
         client.close()
 
@@ -1230,12 +1170,13 @@ def format_report(report: Report) -> str:
                         if p.gc_full else "")
                      for p in report.phases if p.concurrency > 1))
     if "slack1" in report.full_gc:
-        plain, frozen = report.full_gc["slack1"], report.full_gc.get("gc_freeze")
+        frozen, plain = report.full_gc["slack1"], report.full_gc.get("no_freeze")
         lines.append(
-            f"a full collection in the slack server after the load (best of 3):"
-            f" {plain['cpu_ms']:.1f} ms CPU over {plain['objects']:,.0f} objects"
-            + (f"; after gc.freeze(): {frozen['cpu_ms']:.1f} ms over {frozen['objects']:,.0f}"
-               " objects (the frozen ones skipped)" if frozen else ""))
+            f"a full collection in the slack server after the load (best of 3), gc.freeze()"
+            f" at start-up as serve does: {frozen['cpu_ms']:.1f} ms CPU over"
+            f" {frozen['objects']:,.0f} objects (the frozen ones skipped)"
+            + (f"; without gc.freeze(): {plain['cpu_ms']:.1f} ms over {plain['objects']:,.0f}"
+               " objects" if plain else ""))
     lines.append("client CPU per request: " + ", ".join(
         f"{p.client_cpu_ms:.2f}" for p in report.phases) + " ms (rows in order)")
 
@@ -1296,6 +1237,29 @@ def _variants(text: str) -> tuple[str, ...]:
     return values
 
 
+def figures(report: Report) -> dict[str, Any]:
+    """The figures as JSON for bench/run: every row (without its per-request stamps, but
+    with its floor, req/s and the baseline's p50/p99 beside it), the breakdown of the
+    1-process row at full concurrency, and the rest of the report."""
+    c = report.settings["concurrency"]
+    phases = []
+    for p in report.phases:
+        row = {f.name: jsonable(getattr(p, f.name)) for f in dataclasses.fields(p)
+               if f.name != "rows"}
+        base = _find(report, "baseline", p.processes, p.concurrency)
+        row |= {"floor_ms": p.floor_ms, "throughput": p.throughput,
+                "baseline": jsonable(base.latency) if base is not None else None}
+        phases.append(row)
+    warm = _find(report, "slack", 1, c, "cached")
+    data = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)
+            if f.name != "phases"}
+    return jsonable(data | {
+        "phases": phases, "target_p99_ms": TARGET_P99_MS,
+        "target_concurrency": TARGET_CONCURRENCY,
+        "breakdown": breakdown(warm) if warm is not None else [],
+        "redis_trips": redis_trips(warm) if warm is not None else None})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
@@ -1314,37 +1278,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", type=_variants, default=tuple(VARIANTS),
                         help="changes to measure beside the code as it stands, comma-separated"
                              f" (default {','.join(VARIANTS)}; 'none' for none)")
-    parser.add_argument("--flush", action="store_true",
-                        help="with REDIS_URL: empty its database first (the run flushes it)")
+    add_runner_arguments(parser)
     parser.add_argument("--role", choices=("server", "worker", "client"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role:
         return child_main(args.role, json.loads(args.config))
-    started = time.perf_counter()
     options = {"concurrency": args.concurrency, "rounds": args.rounds,
                "cold_rounds": args.cold_rounds, "workers": args.workers,
                "model_s": args.model_seconds, "processes": args.processes,
                "variants": args.variants}
-    external = os.environ.get("REDIS_URL")
-    with tempfile.TemporaryDirectory() as tmp:
-        if external:
-            client = redis.Redis.from_url(external)
-            keys = client.dbsize()
-            client.close()
-            if keys and not args.flush:
-                print(f"REDIS_URL's database holds {keys} keys; the benchmark empties it. "
-                      "Point it at an empty database or pass --flush.", file=sys.stderr)
-                return 2
-            report = run(external, **options)
-        else:
-            with EmbeddedRedis(Path(tmp) / "redis") as url:
-                report = run(url, **options)
-    print()
-    print(format_report(report))
-    print(f"\n(run took {time.perf_counter() - started:.0f} s)")
-    return 0
+    return run_main(args, lambda url: run(url, **options), format_report, figures)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python bench/turn_overhead.py [--sizes 10,1000,10000] [--samples N]
                                   [--breakdown-samples N] [--profile] [--flush]
+                                  [--json PATH]
 
 For each library size it loads that many generated jobs (the 12 built-in
 templates with varied names, triggers and a synthetic vocabulary), then
@@ -36,10 +37,8 @@ import dataclasses
 import gc
 import io
 import math
-import os
 import pstats
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -56,16 +55,15 @@ import redis
 import rq
 
 from adapters.console import wait_for_reply
-from bench.machine import describe, load
-from bot.app import App, app_on
+from bench.common import Stats, add_runner_arguments, bench_app, machine, redis_rtt, run_main
+from bench.machine import load
+from bot.app import App
 from bot.ingress import Ingress
 from bot.models import Contact, IncomingMessage, Job, Turn
 from bot.prompt import MAX_INJECTED, MAX_LISTED
 from bot.templates import all_templates
 from bot.turns import Agent, answer_pending
-from config.settings import load_settings
 from jobs_store import JobStore, keys
-from jobs_store.embedded import EmbeddedRedis
 from tests.bot.matching_eval_data import CASES
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAI
 from workers.queues import RQTurnQueue
@@ -76,7 +74,6 @@ DEFAULT_SIZES = (10, 1_000, 10_000)
 #: Enough turns for a stable p99 while a full run stays within ~3 minutes on 2 cores.
 DEFAULT_TURNS = {10: 200, 1_000: 200, 10_000: 100}
 DEFAULT_BREAKDOWN = 30
-RTT_SAMPLES = 2_000
 WARMUP_TURNS = 5
 IMPORT_BATCH = 500
 #: The issue's later target: turn overhead p99 at most this at `TARGET_SIZE` jobs.
@@ -93,29 +90,6 @@ CONTACT = Contact(platform="console", workspace=WORKSPACE, user="bench", display
 
 
 # --- figures ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Stats:
-    """Percentiles of a list of samples, in milliseconds."""
-
-    n: int
-    p50: float
-    p99: float
-    mean: float
-
-    @classmethod
-    def of(cls, samples_ms: Sequence[float]) -> Stats:
-        ordered = sorted(samples_ms)
-        if not ordered:
-            return cls(0, math.nan, math.nan, math.nan)
-        return cls(len(ordered), _rank(ordered, 0.50), _rank(ordered, 0.99),
-                   statistics.fmean(ordered))
-
-
-def _rank(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q of them at or below it."""
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -267,18 +241,6 @@ def load_library(client: redis.Redis, items: Sequence[dict[str, str]]) -> float:
 
 
 # --- measurements --------------------------------------------------------------------------
-
-def redis_rtt(client: redis.Redis, samples: int = RTT_SAMPLES) -> Stats:
-    """A raw round trip: PING on the app's client."""
-    for _ in range(50):
-        client.ping()
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        client.ping()
-        times.append((time.perf_counter() - start) * 1000)
-    return Stats.of(times)
-
 
 def matcher_time(agent: Agent, texts: Sequence[str], *, samples: int,
                  now: datetime) -> tuple[float, Stats]:
@@ -500,21 +462,6 @@ def profile_turns(app: App, texts: Sequence[str], *, turns: int, tag: str, top: 
 
 # --- the run ---------------------------------------------------------------------------------
 
-def machine(client: redis.Redis, url: str) -> dict[str, str]:
-    """What the figures were measured on."""
-    return describe(client, url, rq=getattr(rq, "__version__", "?"))
-
-
-@contextmanager
-def bench_app(url: str, fake: FakeOpenAI, data_dir: Path) -> Iterator[App]:
-    """A fresh app (so a fresh matcher and its empty index cache) on `url`."""
-    settings = load_settings(openai_api_key="bench-key", openai_base_url=fake.base_url,
-                             openai_model="fake-model", openai_embedding_model=None,
-                             chatjobs_data_dir=data_dir)
-    with app_on(settings, url) as app:
-        yield app
-
-
 @contextmanager
 def worker(app: App, agent: Agent) -> Iterator[None]:
     """A real RQ worker on a thread of this process, running turns with `agent`."""
@@ -531,7 +478,7 @@ def measure_size(url: str, fake: FakeOpenAI, data_dir: Path, n: int, *, samples:
                  breakdown_samples: int, profile: bool = False,
                  say: Callable[[str], None] = print) -> tuple[SizeResult, str]:
     """Load `n` jobs into an emptied database and measure everything at that size."""
-    with bench_app(url, fake, data_dir) as app:
+    with bench_app(url, fake.base_url, data_dir) as app:
         app.client.flushdb()
         app.agent.bots.ensure_default()
         fake.reset()
@@ -577,11 +524,7 @@ def run(url: str, *, sizes: Sequence[int] = DEFAULT_SIZES, samples: int | None =
         say: Callable[[str], None] = print) -> Report:
     """Measure every size on the Redis at `url` (its database is flushed per size)."""
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAI() as fake:
-        client = redis.Redis.from_url(url, decode_responses=True)
-        try:
-            report = Report(machine=machine(client, url), sizes=[])
-        finally:
-            client.close()
+        report = Report(machine=machine(url), sizes=[])
         for n in sizes:
             say(f"{n:,} jobs…")
             count = samples if samples is not None else DEFAULT_TURNS.get(n, 100)
@@ -668,31 +611,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"instrumented turns per size (default {DEFAULT_BREAKDOWN})")
     parser.add_argument("--profile", action="store_true",
                         help="add a cProfile of turns at the largest size")
-    parser.add_argument("--flush", action="store_true",
-                        help="with REDIS_URL: empty its database first (it is used per size)")
+    add_runner_arguments(parser)
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    external = os.environ.get("REDIS_URL")
-    with tempfile.TemporaryDirectory() as tmp:
-        if external:
-            url = external
-            client = redis.Redis.from_url(url)
-            if client.dbsize() and not args.flush:
-                print(f"REDIS_URL's database holds {client.dbsize()} keys; the benchmark "
-                      "empties it per size. Point it at an empty database or pass --flush.",
-                      file=sys.stderr)
-                return 2
-            client.close()
-            report = run(url, sizes=args.sizes, samples=args.samples,
-                         breakdown_samples=args.breakdown_samples, profile=args.profile)
-        else:
-            with EmbeddedRedis(Path(tmp) / "redis") as url:
-                report = run(url, sizes=args.sizes, samples=args.samples,
-                             breakdown_samples=args.breakdown_samples, profile=args.profile)
-    print()
-    print(format_report(report))
-    print(f"\n(run took {time.perf_counter() - started:.0f} s)")
-    return 0
+    return run_main(args, lambda url: run(url, sizes=args.sizes, samples=args.samples,
+                                          breakdown_samples=args.breakdown_samples,
+                                          profile=args.profile),
+                    format_report)
 
 
 if __name__ == "__main__":

@@ -7,27 +7,13 @@ hang together, never how fast anything is (benchmarks print, tests don't time).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import redis
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "turn_overhead.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    """bench/turn_overhead.py as a module (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_turn_overhead", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+BENCH = "turn_overhead"
 
 
 def test_the_generated_library_is_valid_varied_and_repeatable(bench: ModuleType) -> None:

@@ -1,6 +1,8 @@
 """Smoke test of bench/slack_ack.py: it runs end to end and produces figures.
 
-Tiny load (3 concurrent requests, one round, a 50 ms model, 2 worker threads),
+Tiny load (3 concurrent requests, one round, a 50 ms model, 2 worker threads;
+two of the variants: the worker paused, and ack first — the gc.freeze() and GIL
+switch variants only set a flag each, and every server costs a process start),
 so it is fast; it checks that the figures exist and hang together and that
 every acked message got exactly one reply, never how fast anything is
 (benchmarks print, tests don't time).
@@ -9,27 +11,13 @@ every acked message got exactly one reply, never how fast anything is
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import redis
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "slack_ack.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    """bench/slack_ack.py as a module (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_slack_ack", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+BENCH = "slack_ack"
 
 
 def test_a_tiny_run_produces_every_figure(
@@ -37,7 +25,7 @@ def test_a_tiny_run_produces_every_figure(
 ) -> None:
     said: list[str] = []
     report = bench.run(redis_url, concurrency=3, rounds=1, cold_rounds=1, workers=2,
-                       model_s=0.05, processes=(1, 2), variants=tuple(bench.VARIANTS),
+                       model_s=0.05, processes=(1, 2), variants=("paused", "ack_first"),
                        rtt_samples=20, say=said.append)
 
     rows = {(p.app, p.processes, p.concurrency, p.users, p.variant): p for p in report.phases}
@@ -45,8 +33,7 @@ def test_a_tiny_run_produces_every_figure(
         ("baseline", 1, 1, "-", ""), ("baseline", 1, 3, "-", ""),
         ("slack", 1, 1, "cached", ""), ("slack", 1, 3, "cached", ""),
         ("slack", 1, 3, "cold", ""), ("slack", 1, 3, "cached", "paused"),
-        ("slack", 1, 3, "cached", "gc_freeze"), ("slack", 1, 3, "cached", "ack_first"),
-        ("slack", 1, 3, "cached", "switch"),
+        ("slack", 1, 3, "cached", "ack_first"),
         ("baseline", 2, 3, "-", ""), ("slack", 2, 3, "cached", ""),
     }
     for phase in report.phases:
@@ -58,7 +45,7 @@ def test_a_tiny_run_produces_every_figure(
         assert sum(phase.per_process) == phase.latency.n
     assert math.isfinite(report.rtt.p50) and report.rtt.n == 20
     assert report.worker_cpu_ms_per_turn > 0 and report.server_objects > 0
-    assert set(report.full_gc) == {"slack1", "gc_freeze"}
+    assert set(report.full_gc) == {"slack1"}
     assert all(gc_cost["cpu_ms"] >= 0 for gc_cost in report.full_gc.values())
 
     # Correctness beside speed: every acked message got exactly one reply, the model's.
