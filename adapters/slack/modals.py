@@ -172,14 +172,21 @@ def job_modal(
 def parse_submission(view: Mapping[str, Any]) -> dict[str, str]:
     """The job fields of a submitted form: field → text (empty inputs as "")."""
     fields: dict[str, str] = {}
-    values: Mapping[str, Any] = (view.get("state") or {}).get("values") or {}
-    for block_id, actions in values.items():
+    for block_id, actions in _state_values(view).items():
         field = field_of(block_id)
         if field is None or not isinstance(actions, Mapping):
             continue
-        action = actions.get(VALUE_ACTION) or {}
-        fields[field] = str(action.get("value") or "")
+        action = actions.get(VALUE_ACTION)
+        value = action.get("value") if isinstance(action, Mapping) else None
+        fields[field] = value if isinstance(value, str) else ""
     return fields
+
+
+def _state_values(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The view's `state.values`, or nothing when it is not shaped as Slack sends it."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, Mapping) else None
+    return values if isinstance(values, Mapping) else {}
 
 
 def field_blocks(view: Mapping[str, Any]) -> dict[str, str]:
@@ -187,9 +194,10 @@ def field_blocks(view: Mapping[str, Any]) -> dict[str, str]:
 
     Read from the view's blocks, and from its state for a payload without them.
     """
-    ids = [str(block.get("block_id", "")) for block in view.get("blocks") or ()
-           if block.get("type") == "input"]
-    ids += list((view.get("state") or {}).get("values") or {})
+    blocks = view.get("blocks")
+    ids = [str(block.get("block_id", "")) for block in (blocks if isinstance(blocks, list) else ())
+           if isinstance(block, Mapping) and block.get("type") == "input"]
+    ids += [str(key) for key in _state_values(view)]
     found: dict[str, str] = {}
     for block_id in ids:
         field = field_of(block_id)

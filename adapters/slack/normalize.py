@@ -25,7 +25,7 @@ from bot.models import IncomingMessage
 #: sent to the channel, and a message with files (its text is what they wrote).
 USER_SUBTYPES = frozenset({"thread_broadcast", "file_share"})
 
-_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
+_TS = re.compile(r"^\d{1,10}\.\d{1,9}$")  # seconds: 10 digits reach the year 2286
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 

@@ -7,6 +7,7 @@ import re
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Fields, Paragraph, Result, Table, count
+from bot.commands.values import version
 from bot.errors import InvalidInput
 from jobs_store.models import BOT_FIELDS
 
@@ -60,13 +61,11 @@ def create(stores: Stores, caller: Caller, command: Command) -> Result:
 
 def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     ref = command.args[0] if command.args else None
-    version = command.fields.get("version")
-    if version is not None and not version.isdecimal():
-        raise InvalidInput("version", "must be the whole number of the version you are editing")
+    expected = version(command.fields.get("version"))
     changes = _values({k: v for k, v in command.fields.items() if k != "version"})
     before = stores.bots.get(ref)
     bot = stores.bots.update(before.id, changes, actor=caller.user,
-                             expected_version=int(version) if version else None)
+                             expected_version=expected)
     if bot.version == before.version:
         return Result(title=f"Nothing changed: bot {bot.name} stays at version {bot.version}.")
     changed = [f for f in BOT_FIELDS if getattr(bot, f) != getattr(before, f)]

@@ -15,7 +15,8 @@ from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Stores
 from bot.commands.results import Fields, Paragraph, Result, Table, count
 from bot.commands.times import local_time, quote
-from bot.errors import CommandError, InvalidInput
+from bot.commands.values import whole
+from bot.errors import CommandError
 from bot.ports import ExecutionQueue
 from jobs_store.executions import Execution, ExecutionStore
 from jobs_store.tasks import Task, TaskStore
@@ -65,7 +66,7 @@ def cancel_execution(stores: Stores, caller: Caller, command: Command) -> Result
 def list_executions(stores: Stores, caller: Caller, command: Command) -> Result:
     tasks, executions, _ = _parts(stores)
     task = tasks.get(command.args[0])
-    n = _count(command.args[1]) if len(command.args) > 1 else 10
+    n = whole(command.args[1], field="n", low=1, high=MAX_LISTED) if len(command.args) > 1 else 10
     runs = executions.list(task.id, limit=n)
     if not runs:
         return Result(title=f"'{task.name}' has not run yet.", blocks=(Paragraph(
@@ -99,13 +100,6 @@ def _parts(stores: Stores) -> tuple[TaskStore, ExecutionStore, ExecutionQueue]:
     if stores.tasks is None or stores.executions is None or stores.execution_queue is None:
         raise CommandError("Task runs are not set up in this process.")
     return stores.tasks, stores.executions, stores.execution_queue
-
-
-def _count(value: str) -> int:
-    text = value.strip()
-    if not text.isdecimal() or not 1 <= int(text) <= MAX_LISTED:
-        raise InvalidInput("n", f"a whole number from 1 to {MAX_LISTED} (you gave '{value}')")
-    return int(text)
 
 
 def _local(when: datetime | None, task: Task) -> str:

@@ -9,6 +9,7 @@ from bot.commands import dry_run, library_yaml, monitoring, optimize
 from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Code, Fields, Paragraph, Result, Table, count
+from bot.commands.values import version
 from bot.errors import CommandError, InvalidInput
 from bot.templates import all_templates, template
 from jobs_store import DEFAULT_BOT_ID
@@ -131,7 +132,7 @@ def edit(stores: Stores, caller: Caller, command: Command) -> Result:
     changes = {k: v for k, v in command.fields.items() if k != "version"}
     current = stores.jobs.get(command.args[0])
     job = stores.jobs.update(current.id, changes, actor=caller.user,
-                             expected_version=_version(command.fields.get("version")))
+                             expected_version=version(command.fields.get("version")))
     if job.version == current.version:
         return Result(title=f"Nothing changed: '{job.name}' stays at version {job.version}.")
     changed = [f for f in JOB_FIELDS if getattr(job, f) != getattr(current, f)]
@@ -234,14 +235,6 @@ def _bot_arg(bot: Bot) -> str:
 
 def _quote(name: str) -> str:
     return f'"{name}"' if any(c.isspace() for c in name) else name
-
-
-def _version(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.isdecimal() or int(value) < 1:
-        raise InvalidInput("version", "must be the whole number of the version you are editing")
-    return int(value)
 
 
 def _local_path(text: str) -> str | None:

@@ -24,6 +24,7 @@ from bot.commands.grammar import Command
 from bot.commands.registry import Caller, Group, Stores, Subcommand
 from bot.commands.results import Fields, Paragraph, Result, Table, count
 from bot.commands.times import both_times, local_time, quote
+from bot.commands.values import version, whole
 from bot.errors import CommandError, InvalidInput
 from bot.schedules import FORMS, parse_duration, parse_schedule, plan, read_schedule, zone_of
 from jobs_store import ContactStore, TaskStore
@@ -144,7 +145,7 @@ def show(stores: Stores, caller: Caller, command: Command) -> Result:
 def next_runs(stores: Stores, caller: Caller, command: Command) -> Result:
     store = _tasks(stores)
     task = store.get(command.args[0])
-    n = _whole("n", command.args[1], 1, MAX_PREVIEW) if len(command.args) > 1 else 5
+    n = whole(command.args[1], field="n", low=1, high=MAX_PREVIEW) if len(command.args) > 1 else 5
     zone = zone_of(task.timezone)
     runs = read_schedule(task.schedule, zone=zone).next_runs(store.clock(), n)
     if not runs:
@@ -203,7 +204,7 @@ def edit(stores: Stores, caller: Caller, command: Command) -> Result:
         changes["schedule"] = parse_schedule(fields["schedule"], now=store.clock(),
                                              zone=zone).text
     task = store.update(current.id, changes, actor=caller.user,
-                        expected_version=_version(command.fields.get("version")))
+                        expected_version=version(command.fields.get("version")))
     if task.version == current.version:
         return Result(title=f"Nothing changed: '{task.name}' stays at version {task.version}.")
     changed = [f for f in (*TASK_FIELDS, "meta") if getattr(task, f) != getattr(current, f)]
@@ -257,7 +258,7 @@ def _changes(stores: Stores, caller: Caller, fields: dict[str, str],
         elif key in _DURATION_FIELDS:
             data[key] = parse_duration(value, field=key)
         elif key == "max_iterations":
-            data[key] = _whole(key, value, *MAX_ITERATIONS)
+            data[key] = whole(value, field=key, low=MAX_ITERATIONS[0], high=MAX_ITERATIONS[1])
     if data.get("contact") and "channel" not in fields:
         data["channel"] = None  # a task has one target: the new one replaces the other
     if data.get("channel") and "contact" not in fields:
@@ -321,21 +322,6 @@ def _contact_zone(contacts: ContactStore | None, contact: str | None) -> str | N
         return zone_of(known.timezone).key
     except InvalidInput:
         return None
-
-
-def _whole(field: str, value: str, low: int, high: int) -> int:
-    text = value.strip().replace(",", "").replace("_", "")
-    if not text.isdecimal() or not low <= int(text) <= high:
-        raise InvalidInput(field, f"a whole number from {low:,} to {high:,} (you gave '{value}')")
-    return int(text)
-
-
-def _version(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.isdecimal() or int(value) < 1:
-        raise InvalidInput("version", "must be the whole number of the version you are editing")
-    return int(value)
 
 
 # --- display ----------------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_apostrophe_outside_import_is_an_unbalanced_quote(run: Runner, stores: S
 
 
 def test_parse_raises_command_error_on_unbalanced_quote() -> None:
-    with pytest.raises(CommandError, match="No closing quotation"):
+    with pytest.raises(CommandError, match=r"no closing '\. Close every quote"):
         parse("jobs", "show 'Take a message")
 
 
