@@ -52,6 +52,11 @@ class Ingress:
         if seq is None:
             log.info("dropped a second delivery of %s message %s",
                      message.platform, message.message_id)
+            # The first delivery may have been kept without its turn queued (Redis
+            # failed in between): the platform's retry makes sure a turn will run.
+            state = self._conversations.state(message.conversation_id)
+            if state.received > state.answered:
+                self._queue.schedule(message.conversation_id)
             return False
         if contact is not None:
             self._contacts.save(contact)

@@ -91,6 +91,9 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
         return "nothing"
     history = agent.conversations.turns(conversation_id)
     pending = [t for t in history if t.role == "user" and t.seq > state.answered]
+    # Messages that came while the last turn ran sit before its reply: the model must
+    # see them after it, as what is still to answer.
+    history = [t for t in history if t not in pending] + pending
     if not pending:  # trimmed away by the history cap; nothing left to answer
         agent.conversations.mark_answered(conversation_id, state.received)
         return "nothing"

@@ -36,6 +36,11 @@ return 0
 """
 
 
+def running_turns() -> str:
+    """Conversation ids whose turn runs → the running worker's last beat, epoch ms."""
+    return f"{PREFIX}:turns:running"
+
+
 def turn_flag(conversation_id: str) -> str:
     """Set while a turn is queued or running for the conversation."""
     return f"{PREFIX}:conv:{conversation_id}:turn"

@@ -1,14 +1,31 @@
-"""The RQ job that runs a conversation's turns."""
+"""The RQ job that runs a conversation's turns, and the recovery of turns whose worker died.
+
+While a turn runs, a thread beats every `BEAT_S` seconds in a sorted set of
+running turns. A turn whose beats stopped for `STALE_AFTER_S` (its worker
+was killed, or lost Redis mid-turn) is queued again by the workers'
+maintenance (`recover_stale_turns`): the new turn answers what is still
+pending, and replies are sent once per key, so nothing is answered twice.
+RQ's own detection of abandoned jobs takes minutes for jobs run in-process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
+from collections.abc import Iterator
 
+import redis
 from rq import get_current_job
 
 from bot.turns import answer_pending
 from workers import runtime
-from workers.queues import finish_if_idle, release
+from workers.queues import RQTurnQueue, finish_if_idle, release, running_turns
+
+BEAT_S = 5.0
+#: No beat for this long: the turn's worker is gone.
+STALE_AFTER_S = 20.0
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +37,11 @@ def run_turn(conversation_id: str) -> None:
     sent once per key (see `bot.delivery`).
     """
     rt = runtime.current()
+    with _beating(rt.redis, conversation_id):
+        _answer_all(rt, conversation_id)
+
+
+def _answer_all(rt: runtime.Runtime, conversation_id: str) -> None:
     try:
         while True:
             if answer_pending(conversation_id, rt.agent) in ("failed", "limited"):
@@ -32,6 +54,44 @@ def run_turn(conversation_id: str) -> None:
         if job is None or not job.retries_left:
             release(rt.redis, conversation_id)
         raise
+
+
+def recover_stale_turns(client: redis.Redis, queue: RQTurnQueue, *,
+                        now: float | None = None) -> list[str]:
+    """Queue again the turns whose worker stopped beating; their conversation ids."""
+    stale_before = ((now if now is not None else time.time()) - STALE_AFTER_S) * 1000
+    recovered: list[str] = []
+    for conversation_id in client.zrangebyscore(running_turns(), "-inf", f"({stale_before}"):
+        cid = str(conversation_id.decode() if isinstance(conversation_id, bytes)
+                  else conversation_id)
+        if client.zrem(running_turns(), cid):  # one recoverer per turn
+            release(client, cid)
+            queue.schedule(cid)
+            recovered.append(cid)
+            log.warning("the worker of the turn in %s stopped; queued the turn again", cid)
+    return recovered
+
+
+@contextlib.contextmanager
+def _beating(client: redis.Redis, conversation_id: str) -> Iterator[None]:
+    client.zadd(running_turns(), {conversation_id: time.time() * 1000})
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(BEAT_S):
+            with contextlib.suppress(redis.RedisError):
+                client.zadd(running_turns(), {conversation_id: time.time() * 1000}, xx=True)
+
+    beating = threading.Thread(target=beat, name=f"beat-{conversation_id}", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beating.join(timeout=1)
+        # Without Redis the entry stays, goes stale, and the turn is queued again.
+        with contextlib.suppress(redis.RedisError):
+            client.zrem(running_turns(), conversation_id)
 
 
 def wake() -> None:

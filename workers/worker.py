@@ -3,12 +3,19 @@
 Workers are `SimpleWorker`s: they run jobs in their own process instead of
 forking one per job, which is about three times the throughput here and
 keeps native libraries (numpy, PyStemmer) happy.
+
+Their maintenance, every `MAINTENANCE_INTERVAL_S` (an idle worker wakes for
+it, `WORKER_TTL_S`), also queues again the turns whose worker died
+(`workers.turns.recover_stale_turns`). A worker that loses Redis in the middle
+of a job starts over once Redis is back instead of exiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import redis
@@ -16,25 +23,63 @@ from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from workers import runtime
-from workers.queues import TASKS, TURNS
+from workers.queues import TASKS, TURNS, RQTurnQueue
+from workers.turns import recover_stale_turns
 
 log = logging.getLogger(__name__)
 
 QUEUES = (TURNS, TASKS)
 #: How often a worker looks for jobs whose worker died (RQ's default is 10 min).
 MAINTENANCE_INTERVAL_S = 30
+#: An idle worker waits this long minus 15 s for a job, then looks around (RQ's
+#: default, 420, would put 405 s between the maintenance of idle workers).
+WORKER_TTL_S = 45
+#: How long a worker that lost Redis waits between tries to reach it again.
+RECONNECT_S = 1.0
+
+
+class ChatjobsWorker(SimpleWorker):
+    """A SimpleWorker whose maintenance also recovers turns whose worker died."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            recover_stale_turns(runtime.current().redis, RQTurnQueue(self.connection))
+        except redis.RedisError as exc:
+            log.warning("could not look for stale turns: %s", exc)
 
 
 def run_worker(*, connection: redis.Redis, rt: runtime.Runtime,
                queues: Sequence[str] = QUEUES, burst: bool = False) -> bool:
-    """Work on the queues in this (main) thread until stopped; True if any job ran."""
+    """Work on the queues in this (main) thread until stopped; True if any job ran.
+
+    If Redis goes away in the middle of a job, RQ's worker gives up; this
+    waits for Redis and starts a new one (the job's turn is recovered as stale).
+    """
     runtime.install(rt)
-    worker = SimpleWorker(list(queues), connection=connection,
-                          maintenance_interval=MAINTENANCE_INTERVAL_S)
-    return worker.work(burst=burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+    level = logging.getLevelName(log.getEffectiveLevel())
+    while True:
+        worker = ChatjobsWorker(list(queues), connection=connection, worker_ttl=WORKER_TTL_S,
+                                maintenance_interval=MAINTENANCE_INTERVAL_S)
+        try:
+            return worker.work(burst=burst, logging_level=level)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("worker lost Redis (%s); starting again once it is back", exc)
+            _wait_for(connection)
+            with contextlib.suppress(redis.RedisError):
+                worker.register_death()  # the new worker takes its place
 
 
-class _ThreadWorker(SimpleWorker):
+def _wait_for(connection: redis.Redis) -> None:
+    while True:
+        try:
+            connection.ping()
+            return
+        except redis.RedisError:
+            time.sleep(RECONNECT_S)
+
+
+class _ThreadWorker(ChatjobsWorker):
     """A SimpleWorker for a background thread: no signal handlers, timer timeouts."""
 
     death_penalty_class = TimerDeathPenalty
@@ -50,6 +95,7 @@ class BackgroundWorker:
                  queues: Sequence[str] = QUEUES) -> None:
         self._queues = [Queue(name, connection=connection) for name in queues]
         self._worker = _ThreadWorker(self._queues, connection=connection,
+                                     worker_ttl=WORKER_TTL_S,
                                      maintenance_interval=MAINTENANCE_INTERVAL_S)
         self._rt = rt
         self._thread = threading.Thread(target=self._run, name="chatjobs-worker", daemon=True)

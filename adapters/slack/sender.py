@@ -51,8 +51,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two messages to one channel (Slack allows about one per second).
 CHANNEL_GAP_S = 1.0
-#: How many times one call is retried after a 429.
-RATE_LIMIT_RETRIES = 3
+#: How many times one call is retried after a 429, each after Slack's Retry-After: a
+#: rate limit that lasts a while delays the reply rather than dropping it.
+RATE_LIMIT_RETRIES = 20
 THREAD_TTL_S = 30 * 86_400
 DM_TTL_S = 30 * 86_400
 _PART_TTL_S = 86_400

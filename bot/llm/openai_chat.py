@@ -33,8 +33,13 @@ class OpenAIChat:
         client = self._client
         if timeout is not None:
             # The turn's time left bounds every try; retries only fit if there is time.
+            # Each try also stays within CHATJOBS_MODEL_TIMEOUT (the client's own timeout).
             tries = client.max_retries + 1
-            client = client.with_options(timeout=max(timeout / tries, 0.1))
+            per_try = timeout / tries
+            own = client.timeout
+            if isinstance(own, int | float):
+                per_try = min(per_try, float(own))
+            client = client.with_options(timeout=max(per_try, 0.1))
         try:
             response = client.chat.completions.create(**request)
         except openai.OpenAIError as exc:
