@@ -16,7 +16,10 @@ and for each task due:
    skipped instead; a run due while the previous one is still going is
    skipped too;
 3. it queues the claimed runs on the RQ queue `tasks` under their ids, in one
-   round trip.
+   round trip, the moment they are due. Runs due within `LOOKAHEAD_S` are
+   claimed ahead (claiming is most of the work), so thousands of runs due in
+   the same second are queued together on time; the lost-job sweep queues a
+   run claimed ahead by a scheduler that stopped, 30 s later.
 
 rq-scheduler and RQ's own scheduler are not used for this: they store due
 times as whole seconds (so a run can start up to a second early) and poll
@@ -57,6 +60,9 @@ SWEEP_S = 5.0
 REQUEUE_AFTER_S = 30.0
 #: Due runs claimed per round trip.
 BATCH = 500
+#: Runs due this soon are claimed ahead and queued the moment they are due:
+#: claiming is most of the work, so a crowd of runs due together is queued at once.
+LOOKAHEAD_S = 2.0
 #: A run starting this much after its due time says so in its note.
 LATE_NOTE_S = 5.0
 
@@ -73,6 +79,8 @@ class TaskScheduler:
         self._queue = queue
         self._clock = clock
         self._ws = workspace
+        #: Runs claimed ahead, to queue at their due time: (due, execution id, time limit).
+        self._claimed: list[tuple[datetime, str, float]] = []
 
     def run(self, *, stop: threading.Event) -> None:
         """Tick until `stop` is set; Redis outages are waited out."""
@@ -89,10 +97,14 @@ class TaskScheduler:
         log.info("scheduler stopped")
 
     def tick(self) -> int:
-        """Start every run due now; the number of executions queued."""
+        """Queue every run due now, and claim those due within `LOOKAHEAD_S`; the number
+        of executions queued."""
         now = self._clock()
-        due = self._tasks.due(now)
-        return sum(self._start(due[i:i + BATCH], now) for i in range(0, len(due), BATCH))
+        queued = self._queue_due(now)
+        soon = self._tasks.due(now + timedelta(seconds=LOOKAHEAD_S))
+        for i in range(0, len(soon), BATCH):
+            self._claim_batch(soon[i:i + BATCH], now)
+        return queued + self._queue_due(self._clock())
 
     def sweep(self, *, force: bool = False) -> None:
         """Fail executions whose worker died; queue again those whose job was lost."""
@@ -121,26 +133,32 @@ class TaskScheduler:
             log.warning("queueing %d executions again: their jobs were lost", len(runs))
             self._queue.enqueue(runs)
 
-    def _start(self, ids: list[str], now: datetime) -> int:
-        """Claim and queue the due runs of these tasks (one round trip for the claims,
-        one for the queue)."""
+    def _queue_due(self, now: datetime) -> int:
+        """Queue the claimed runs whose time has come (never one before it), in one go."""
+        due = [run for run in self._claimed if run[0] <= now]
+        if not due:
+            return 0
+        self._claimed = [run for run in self._claimed if run[0] > now]
+        self._queue.enqueue({run_id: limit for _, run_id, limit in due})
+        log.info("queued %d task runs", len(due))
+        return len(due)
+
+    def _claim_batch(self, ids: list[str], now: datetime) -> None:
+        """Claim the runs of these tasks due by now + `LOOKAHEAD_S` (one round trip)."""
+        until = now + timedelta(seconds=LOOKAHEAD_S)
         claims = [self._claim(read, task, now) for read, task in self._tasks.read_many(ids)
-                  if not task.paused and task.next_run is not None and task.next_run <= now]
+                  if not task.paused and task.next_run is not None and task.next_run <= until]
         results = self._executions.claim(claims)
-        runs: dict[str, float] = {}
         for claim, result in zip(claims, results, strict=True):
             task, run = claim.rearmed, claim.execution
             if result == "opened":
-                runs[run.id] = queue_timeout(task)
+                assert run.due is not None
+                self._claimed.append((run.due, run.id, queue_timeout(task)))
             elif result == "busy":
                 self._skip(task, run, now, "the previous run was still going")
             elif result == "recorded":
                 log.warning("task %s run due %s skipped: %s", task.name,
                             run.due.isoformat() if run.due else "?", run.note)
-        if runs:
-            self._queue.enqueue(runs)
-            log.info("queued %d task runs", len(runs))
-        return len(runs)
 
     def _claim(self, read: str, task: Task, now: datetime) -> Claim:
         due = task.next_run
@@ -165,11 +183,15 @@ class TaskScheduler:
                     run.due.isoformat() if run.due else "?", why)
 
     def _until_next_due(self) -> float:
+        """Seconds to the next thing to do: a claimed run's due time, or the next run
+        coming within `LOOKAHEAD_S` (at most `TICK_S`)."""
+        wake = [due.timestamp() for due, _, _ in self._claimed]
         first = self._redis.zrange(keys.task_due(self._ws), 0, 0, withscores=True)
-        if not first:
+        if first:
+            wake.append(float(first[0][1]) / 1000 - LOOKAHEAD_S)
+        if not wake:
             return TICK_S
-        seconds = float(first[0][1]) / 1000 - time.time()
-        return min(max(seconds, 0.001), TICK_S)
+        return min(max(min(wake) - time.time(), 0.001), TICK_S)
 
 
 def _ago(delta: timedelta) -> str:
