@@ -31,9 +31,9 @@ from workers.queues import TASKS
 
 log = logging.getLogger(__name__)
 
-BEAT_S = 5.0
+BEAT_S = 3.0
 #: No beat for this long: the execution's worker is gone.
-STALE_AFTER_S = 20.0
+STALE_AFTER_S = 12.0
 
 
 class RQExecutionQueue:

@@ -23,9 +23,9 @@ from bot.turns import answer_pending
 from workers import runtime
 from workers.queues import RQTurnQueue, finish_if_idle, release, running_turns
 
-BEAT_S = 5.0
+BEAT_S = 3.0
 #: No beat for this long: the turn's worker is gone.
-STALE_AFTER_S = 20.0
+STALE_AFTER_S = 12.0
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 
 QUEUES = (TURNS, TASKS)
 #: How often a worker looks for jobs whose worker died (RQ's default is 10 min).
-MAINTENANCE_INTERVAL_S = 30
+MAINTENANCE_INTERVAL_S = 15
 #: An idle worker waits this long minus 15 s for a job, then looks around (RQ's
 #: default, 420, would put 405 s between the maintenance of idle workers).
-WORKER_TTL_S = 45
+WORKER_TTL_S = 30
 #: How long a worker that lost Redis waits between tries to reach it again.
 RECONNECT_S = 1.0
 

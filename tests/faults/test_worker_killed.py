@@ -6,9 +6,9 @@ holding that turn (found through RQ: the worker whose current job is the turn,
 and its pid) is SIGKILLed while it waits on the model; the person then writes
 again. The surviving worker must answer both messages, once each, in order.
 
-How long may that take? A running turn beats every 5 s
-(`workers.turns.BEAT_S`); a turn without a beat for 20 s is queued again by
-the next worker maintenance, which idle workers run every 30 s
+How long may that take? A running turn beats every 3 s
+(`workers.turns.BEAT_S`); a turn without a beat for 12 s is queued again by
+the next worker maintenance, which idle workers run every 15 s
 (`WORKER_TTL_S`, `MAINTENANCE_INTERVAL_S`). The bound is 45 s (set
 FAULTS_RECOVERY_BOUND_S to change it; the test prints the time it took).
 Before turns beat, RQ's own detection took 405 s here.
