@@ -53,7 +53,8 @@ _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 _TARGET_HELP = {
     "contact": "a mention (<@U0123ABCD> in Slack, <@123456789012345678> in Discord) or an id: "
-               "slack:<team>:<user> or discord:<user>",
+               "slack:<team>:<user>, discord:<user>, or console:<name> for someone at "
+               "chatjobs chat",
     "channel": "a channel mention (<#C0123ABCD> in Slack, <#123456789012345678> in Discord) or "
                "an id: slack:<team>:<channel> or discord:<channel>",
 }
