@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import discord
 
@@ -159,16 +159,51 @@ def job_values(job: Job) -> dict[str, str]:
     return {f: str(getattr(job, f)) for f in FORM_FIELDS}
 
 
-class JobForm(discord.ui.Modal):
+class AdminForm(discord.ui.Modal):
+    """A form only admins may submit: its inputs by field, and the admin check."""
+
+    #: What a member who is not an admin is told.
+    refusal = ""
+
+    def __init__(self, host: FormHost, *, title: str) -> None:
+        super().__init__(title=title[:TITLE_MAX], timeout=FORM_TIMEOUT)
+        self.host = host
+        self.inputs: dict[str, discord.ui.TextInput[Any]] = {}
+
+    def add_input(self, name: str, text_input: discord.ui.TextInput[Any], *, label: str,
+                  description: str) -> None:
+        """Add `text_input` for the field `name`, under its label and hint."""
+        self.inputs[name] = text_input
+        self.add_item(discord.ui.Label(text=label[:LABEL_MAX],
+                                       description=description[:LABEL_DESCRIPTION_MAX],
+                                       component=text_input))
+
+    def typed(self) -> dict[str, str]:
+        """What was submitted, by field."""
+        return {name: text_input.value or "" for name, text_input in self.inputs.items()}
+
+    async def admin_or_refuse(self, interaction: discord.Interaction,
+                              what: str) -> Caller | None:
+        """The caller if an admin; else answer the refusal and return None."""
+        caller = self.host.caller(interaction)
+        if caller.is_admin:
+            return caller
+        log.info("%s refused: %s is not an admin", what, caller.user)
+        await self.host.answer(interaction, done(Result.refused(self.refusal)), slow=False,
+                               what=what)
+        return None
+
+
+class JobForm(AdminForm):
     """The job form: five inputs, prefilled from the job (edit) or from `values`."""
+
+    refusal = ONLY_ADMINS
 
     def __init__(self, host: FormHost, target: FormTarget,
                  values: Mapping[str, str] | None = None) -> None:
-        title = (f"Edit job (version {target.version})" if target.job_id else "New job")
-        super().__init__(title=title[:TITLE_MAX], timeout=FORM_TIMEOUT)
-        self.host = host
+        super().__init__(host, title=(f"Edit job (version {target.version})" if target.job_id
+                                      else "New job"))
         self.target = target
-        self.inputs: dict[str, discord.ui.TextInput[JobForm]] = {}
         values = values or {}
         for name in FORM_FIELDS:
             if name == "instructions" and target.long_instructions:
@@ -186,23 +221,13 @@ class JobForm(discord.ui.Modal):
                 required=LIMITS[name][0] > 0,
                 max_length=high,
             )
-            self.inputs[name] = text_input
-            self.add_item(discord.ui.Label(text=LABELS[name][:LABEL_MAX],
-                                           description=hint(name)[:LABEL_DESCRIPTION_MAX],
-                                           component=text_input))
-
-    def typed(self) -> dict[str, str]:
-        """What was submitted, by field."""
-        return {name: text_input.value or "" for name, text_input in self.inputs.items()}
+            self.add_input(name, text_input, label=LABELS[name], description=hint(name))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
         values = self.typed()
-        caller = self.host.caller(interaction)
         what = "job form (edit)" if self.target.job_id else "job form (create)"
-        if not caller.is_admin:
-            log.info("%s refused: %s is not an admin", what, caller.user)
-            await self.host.answer(interaction, done(Result.refused(ONLY_ADMINS)), slow=False,
-                                   what=what)
+        caller = await self.admin_or_refuse(interaction, what)
+        if caller is None:
             return
         await self.host.answer(interaction, self._save(caller, values), slow=False, what=what)
 

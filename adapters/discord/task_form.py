@@ -35,17 +35,13 @@ from dataclasses import dataclass
 import discord
 
 from adapters.discord.modals import (
-    FORM_TIMEOUT,
     INPUT_MAX,
-    LABEL_DESCRIPTION_MAX,
-    LABEL_MAX,
     PLACEHOLDER_MAX,
-    TITLE_MAX,
+    AdminForm,
     FormHost,
     Outcome,
     RetryView,
     Saved,
-    done,
     only_admins,
     saved_or_refused,
 )
@@ -234,17 +230,17 @@ def save_task_form(stores: Stores, caller: Caller, target: TaskFormTarget,
                             editing=task_id is not None, labels=_ERROR_LABELS, what="task")
 
 
-class TaskForm(discord.ui.Modal):
+class TaskForm(AdminForm):
     """The task form: five inputs, prefilled from the task (edit) or from `values`."""
+
+    refusal = ONLY_ADMINS
 
     def __init__(self, host: FormHost, target: TaskFormTarget,
                  values: Mapping[str, str] | None = None) -> None:
         editing = target.task_id is not None
-        title = f"Edit task (version {target.version})" if editing else "New task"
-        super().__init__(title=title[:TITLE_MAX], timeout=FORM_TIMEOUT)
-        self.host = host
+        super().__init__(host, title=(f"Edit task (version {target.version})" if editing
+                                      else "New task"))
         self.target = target
-        self.inputs: dict[str, discord.ui.TextInput[TaskForm]] = {}
         values = values or {}
         for name in FORM_FIELDS:
             if name == "description" and target.long_description:
@@ -261,23 +257,13 @@ class TaskForm(discord.ui.Modal):
                 required=name in REQUIRED or (editing and name == "timezone"),
                 max_length=high,
             )
-            self.inputs[name] = text_input
-            self.add_item(discord.ui.Label(text=LABELS[name][:LABEL_MAX],
-                                           description=hint(name)[:LABEL_DESCRIPTION_MAX],
-                                           component=text_input))
-
-    def typed(self) -> dict[str, str]:
-        """What was submitted, by input."""
-        return {name: text_input.value or "" for name, text_input in self.inputs.items()}
+            self.add_input(name, text_input, label=LABELS[name], description=hint(name))
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
         values = self.typed()
-        caller = self.host.caller(interaction)
         what = "task form (edit)" if self.target.task_id else "task form (create)"
-        if not caller.is_admin:
-            log.info("%s refused: %s is not an admin", what, caller.user)
-            await self.host.answer(interaction, done(Result.refused(ONLY_ADMINS)), slow=False,
-                                   what=what)
+        caller = await self.admin_or_refuse(interaction, what)
+        if caller is None:
             return
         # Read the client's channel cache here, on the event loop, not on a pool thread.
         fields = form_fields(self.target, values,
