@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs_store.conversations import ConversationStore
+from jobs_store.conversations import ConversationStore, Session
 from jobs_store.executions import Execution, ExecutionStore
 from jobs_store.tasks import Task, TaskStore
 
@@ -32,15 +32,15 @@ class OpenSession:
 
 
 def open_session(*, conversations: ConversationStore, tasks: TaskStore,
-                 executions: ExecutionStore, conversation_id: str,
+                 executions: ExecutionStore, conversation_id: str, window: Session | None,
                  now: datetime) -> OpenSession | None:
-    """The session window open on the conversation, if any and if it has calls left.
+    """The session `window` of the conversation (as read with its state) if it is open
+    at `now` and has calls left.
 
     A window whose task or execution is gone, or whose execution used up the
     task's iterations, is closed here.
     """
-    window = conversations.session(conversation_id, now=now)
-    if window is None:
+    if window is None or window.until <= now:
         return None
     task = tasks.find(window.task)
     execution = executions.find(window.execution)

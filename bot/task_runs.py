@@ -167,10 +167,8 @@ class _Run:
         plan = plan_turn(agent, conversation_id=self.conversation or _NOWHERE,
                          history=[], text=task.description, user=self._user(),
                          active_job=None, now=now, bot=bot_for_task(agent, task))
-        previous = next((e.outcome for e in agent.executions.list(task.id, limit=5)
-                         if e.id != self.execution.id and e.outcome), "")
         context = replace(plan.context, history=[], extra=task_section(
-            task, execution=self.execution, previous_outcome=previous,
+            task, execution=self.execution, previous_outcome=task.last_outcome,
             target=self._describe_target(), replying=False))
         messages: list[Message] = [*build_messages(context),
                                    {"role": "user", "content": KICKOFF}]

@@ -105,7 +105,8 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
                   answered=state.answered):
         return "limited"
     session = open_session(conversations=agent.conversations, tasks=agent.tasks,
-                           executions=agent.executions, conversation_id=conversation_id, now=now)
+                           executions=agent.executions, conversation_id=conversation_id,
+                           window=state.window, now=now)
     plan = plan_turn(agent, conversation_id=conversation_id, history=history,
                      text="\n".join(t.text for t in pending), user=pending[-1].user,
                      active_job=state.active_job, now=now,

@@ -25,15 +25,6 @@ from jobs_store.models import Turn
 
 
 @dataclass(frozen=True)
-class ConversationState:
-    """Where a conversation stands."""
-
-    received: int = 0
-    answered: int = 0
-    active_job: str | None = None
-
-
-@dataclass(frozen=True)
 class Session:
     """A session window: the conversation belongs to a task's execution until `until`."""
 
@@ -43,6 +34,19 @@ class Session:
 
 
 _SESSION_FIELDS = ("session_task", "session_execution", "session_until")
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """Where a conversation stands."""
+
+    received: int = 0
+    answered: int = 0
+    active_job: str | None = None
+    #: The session window last opened on it (closed once `until` has passed).
+    window: Session | None = None
+
+
 
 
 class ConversationStore:
@@ -102,7 +106,8 @@ class ConversationStore:
         active = raw.get("active_job")
         return ConversationState(received=int(raw.get("received", 0)),
                                  answered=int(raw.get("answered", 0)),
-                                 active_job=str(active) if active else None)
+                                 active_job=str(active) if active else None,
+                                 window=_window(*(raw.get(f) for f in _SESSION_FIELDS)))
 
     def set_active_job(self, conversation_id: str, job_id: str | None) -> None:
         """Set (or clear, with None) the job the conversation is following."""
@@ -124,12 +129,9 @@ class ConversationStore:
 
     def session(self, conversation_id: str, *, now: datetime) -> Session | None:
         """The session window open at `now`, if any."""
-        task, execution, until = self._redis.hmget(keys.conversation_state(conversation_id),
-                                                   _SESSION_FIELDS)
-        if not (task and execution and until):
-            return None
-        closes = datetime.fromtimestamp(int(until) / 1000, UTC)
-        return Session(str(task), str(execution), closes) if closes > now else None
+        window = _window(*self._redis.hmget(keys.conversation_state(conversation_id),
+                                            _SESSION_FIELDS))
+        return window if window is not None and window.until > now else None
 
     def close_session(self, conversation_id: str, *, execution: str | None = None) -> None:
         """Close the window (only if it belongs to `execution`, when given)."""
@@ -153,6 +155,13 @@ class ConversationStore:
         pipe.ltrim(key, -self._max_turns, -1)
         pipe.expire(key, self._ttl_s)
         pipe.expire(keys.conversation_state(conversation_id), self._ttl_s)
+
+
+def _window(task: object, execution: object, until: object) -> Session | None:
+    if not (task and execution and until):
+        return None
+    return Session(str(task), str(execution),
+                   datetime.fromtimestamp(int(str(until)) / 1000, UTC))
 
 
 _CLOSE_IF_OWNED = """
