@@ -28,6 +28,7 @@ from bot.embeddings import JobVectors
 from bot.matcher import JobMatcher
 from jobs_store.embedded import EmbeddedRedis
 from tests.bot import matching_eval_data as data
+from tests.bot.matching_sets import ALL, SETS
 
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3)
 FLOORS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
@@ -55,7 +56,7 @@ def threshold_sweep(vectors: JobVectors | None) -> None:
     rows = []
     for threshold in THRESHOLDS:
         rows.append(data.evaluate(JobMatcher(threshold=threshold, vectors=vectors),
-                                  f"threshold {threshold}"))
+                                  f"threshold {threshold}", cases=ALL))
     print(data.format_table(rows))
 
 
@@ -67,7 +68,8 @@ def semantic_sweep(vectors: JobVectors) -> None:
             if ceiling <= floor + 0.1:
                 continue
             with semantic_range(floor, ceiling):
-                cells = [cell(data.evaluate(JobMatcher(threshold=t, vectors=vectors), ""))
+                cells = [cell(data.evaluate(JobMatcher(threshold=t, vectors=vectors), "",
+                                            cases=ALL))
                          for t in THRESHOLDS]
             print(f"{floor:.2f}-{ceiling:.2f}    " + "".join(f"{c:>14}" for c in cells))
 
@@ -79,7 +81,7 @@ def cosines(vectors: JobVectors) -> None:
     matrix = vectors.for_jobs(jobs)
     by_kind: dict[str, list[float]] = {}
     lines = []
-    for case in data.CASES:
+    for case in ALL:
         cos = matrix @ vectors.for_text(case.text)
         best = int(np.argmax(cos))
         if case.expected is None:
@@ -100,33 +102,40 @@ def cosines(vectors: JobVectors) -> None:
     print("\n".join(lines))
 
 
+def reports(matcher: JobMatcher, label: str) -> list[data.Report]:
+    """One report per set, then one over all of them."""
+    return [*(data.evaluate(matcher, f"{label}, {name}", cases=cases)
+              for name, cases in SETS.items()),
+            data.evaluate(matcher, f"{label}, all", cases=ALL)]
+
+
 def main() -> None:
-    print(f"job matching, {len(data.CASES)} messages over {len(data.jobs())} jobs"
-          f" (threshold {matcher_module.THRESHOLD}, semantic range"
+    print(f"job matching, {len(ALL)} messages in sets {', '.join(SETS)} over"
+          f" {len(data.jobs())} jobs (threshold {matcher_module.THRESHOLD}, semantic range"
           f" {matcher_module.SEMANTIC_FLOOR}-{matcher_module.SEMANTIC_CEILING})\n")
-    lexical = data.evaluate(JobMatcher(), "lexical only")
+    lexical = reports(JobMatcher(), "lexical only")
     reason = data.embeddings_unavailable()
     if reason is not None:
-        print(data.format_table([lexical]))
+        print(data.format_table(lexical))
         print(f"\nlexical+embeddings skipped: all-MiniLM-L6-v2 unavailable ({reason})\n")
-        print(data.format_misses(lexical))
-        print("\nTHRESHOLD sweep, lexical only")
+        print(data.format_misses(lexical[-1]))
+        print("\nTHRESHOLD sweep, lexical only, all sets")
         threshold_sweep(None)
         return
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as url:
         client = redis.Redis.from_url(url, decode_responses=True)
         vectors = JobVectors(client, data.MiniLMEmbedder())
-        semantic = data.evaluate(JobMatcher(vectors=vectors), "lexical + embeddings (MiniLM)")
-        print(data.format_table([lexical, semantic]))
+        semantic = reports(JobMatcher(vectors=vectors), "lexical + embeddings")
+        print(data.format_table([*lexical, *semantic]))
         print()
-        print(data.format_misses(lexical))
+        print(data.format_misses(lexical[-1]))
         print()
-        print(data.format_misses(semantic))
-        print("\nTHRESHOLD sweep, lexical only")
+        print(data.format_misses(semantic[-1]))
+        print("\nTHRESHOLD sweep, lexical only, all sets")
         threshold_sweep(None)
-        print("\nTHRESHOLD sweep, lexical + embeddings (default semantic range)")
+        print("\nTHRESHOLD sweep, lexical + embeddings (default semantic range), all sets")
         threshold_sweep(vectors)
-        print("\nSEMANTIC_FLOOR-SEMANTIC_CEILING × THRESHOLD, lexical + embeddings")
+        print("\nSEMANTIC_FLOOR-SEMANTIC_CEILING × THRESHOLD, lexical + embeddings, all sets")
         semantic_sweep(vectors)
         print()
         cosines(vectors)

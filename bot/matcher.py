@@ -4,12 +4,18 @@ Lexical relevance is BM25 (bm25s) over each job's name, trigger, description
 and instructions, with the name and trigger counted more because they say
 what the job is for. Words are stemmed (Snowball, via PyStemmer) and the small
 words of conversation ("how do I", "can you") are left out, so small talk
-matches nothing.
+matches nothing. Words that name the same thing are related through the word
+groups of `bot/vocabulary.yaml` ("pw" and "password", "hook up zapier" and
+"integration"): a job earns, for each word of the message, the better of the
+word itself and its group at `RELATED` weight; groups are taken from what a
+job is for (name, trigger, description), not from its instructions.
 
-A score is the job's BM25 score over the score of an ideal job: one of average
-length holding each content word of the message once. It reads as "how much of
-what the user said this job explains", 0–1, and words no job knows pull it
-down, so one threshold works whatever the library size. Word weights (IDF) are
+A score is what the job earns over what an ideal job would: each word of the
+message is worth its weight (IDF; the group's when only the group is known),
+and the message as a whole at most `CAP` unknown words, so a long message is
+not held against the job that fits its request. It reads as "how much of what
+the user said this job explains", 0–1, and words no job knows pull it down, so
+one threshold works whatever the library size. Word weights (IDF) are
 computed as if the library held at least `_MIN_LIBRARY` jobs: in a library of
 two jobs, a word both share is still strong evidence, not none.
 
@@ -41,12 +47,16 @@ import numpy as np
 from bot.embeddings import JobVectors
 from bot.llm.base import ModelError
 from bot.text import content_words, stemmed
+from bot.vocabulary import MARK, Touch, Vocabulary, builtin
 from jobs_store.models import Contact, Job
 
 log = logging.getLogger(__name__)
 
 #: How many times a field's words count toward relevance.
 _WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1), ("instructions", 1))
+#: The same for related words (word groups): not the instructions, whose asides
+#: ("if something breaks, escalate") would relate every job to every group.
+_GROUP_WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1))
 #: Below this normalized score, a job did not match.
 THRESHOLD = 0.2
 #: Cosine similarities mapped to semantic scores 0 and 1.
@@ -55,6 +65,11 @@ SEMANTIC_CEILING = 0.60
 #: A score at which another job shows the user has moved on from the one in progress.
 MOVED_ON = 0.5
 _MIN_LIBRARY = 50
+#: How much a related word (one of the same word group) counts beside the same word.
+RELATED = 0.85
+#: A message is worth at most this many unknown words: past that, what a long
+#: message says besides its request no longer lowers the job that fits it.
+CAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,8 @@ class Match:
 class _Index:
     """A BM25 index (and the job vectors, with embeddings) over one set of job versions."""
 
-    def __init__(self, jobs: Sequence[Job], vectors: JobVectors | None) -> None:
+    def __init__(self, jobs: Sequence[Job], vectors: JobVectors | None,
+                 vocabulary: Vocabulary) -> None:
         self.jobs = list(jobs)
         self.position = {job.id: i for i, job in enumerate(self.jobs)}
         #: Audience rules, parsed once: most jobs have none.
@@ -84,8 +100,10 @@ class _Index:
             except ModelError as exc:
                 log.warning("job embeddings failed; matching on words for now: %s", exc)
                 self.degraded = True
-        docs = [" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS) for job in jobs]
-        tokens = [stemmed(doc) for doc in docs]
+        tokens = [stemmed(" ".join(" ".join([getattr(job, f)] * w) for f, w in _WEIGHTS))
+                  + [group for f, w in _GROUP_WEIGHTS
+                     for group in vocabulary.group_words(getattr(job, f)) * w]
+                  for job in jobs]
         self.doc_tokens = [set(doc) for doc in tokens]
         self.doc_freq = Counter(t for tokens in self.doc_tokens for t in tokens)
         self.bm25: bm25s.BM25 | None = None
@@ -93,17 +111,42 @@ class _Index:
             self.bm25 = bm25s.BM25(method="lucene")
             self.bm25.index(tokens, show_progress=False)
 
-    def scores(self, query: set[str]) -> np.ndarray:
-        """Normalized scores (0–1) per job for the message's stemmed content words."""
-        known = sorted(t for t in query if t in self.doc_freq)
-        if not known or self.bm25 is None:
-            return np.zeros(len(self.jobs))
+    def scores(self, units: dict[str, set[str]]) -> np.ndarray:
+        """Normalized scores (0–1) per job for the message's words.
+
+        `units` maps each word of the message (its stem, or a phrase) to the
+        word groups it belongs to. A job earns, per word, the better of the
+        word itself and `RELATED` times one of its groups (BM25 term scores);
+        a word is worth its IDF, or its best group's when only the group is
+        known to the library.
+        """
         total = np.zeros(len(self.jobs))
-        for token in known:  # BM25 term by term, re-weighted with the smoothed IDF
+        if self.bm25 is None:
+            return total
+        terms: dict[str, np.ndarray] = {}
+        ideal = 0.0
+        for stem, groups in units.items():
+            known = [g for g in groups if g in self.doc_freq]
+            if stem in self.doc_freq or not known:
+                ideal += self._idf(stem, smoothed=True)
+            else:
+                ideal += max(self._idf(g, smoothed=True) for g in known)
+            best = self._term(stem, terms) if stem in self.doc_freq else None
+            for group in known:
+                related = self._term(group, terms) * RELATED
+                best = related if best is None else np.maximum(best, related)
+            if best is not None:
+                total += best
+        ideal = min(ideal, CAP * self._idf("", smoothed=True))  # "": an unknown word
+        return np.minimum(total / ideal, 1.0) if ideal else total
+
+    def _term(self, token: str, terms: dict[str, np.ndarray]) -> np.ndarray:
+        """BM25 scores per job for one known token with the smoothed IDF, kept in `terms`."""
+        if token not in terms:
+            assert self.bm25 is not None
             weight = self._idf(token, smoothed=True) / self._idf(token, smoothed=False)
-            total += np.asarray(self.bm25.get_scores([token])) * weight
-        ideal = sum(self._idf(t, smoothed=True) for t in query)
-        return np.minimum(total / ideal, 1.0)
+            terms[token] = np.asarray(self.bm25.get_scores([token])) * weight
+        return terms[token]
 
     def admitted(self, contact: Contact | None, now: datetime) -> np.ndarray:
         """Which jobs the contact may be offered (audience rules)."""
@@ -119,12 +162,22 @@ class _Index:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
+def _units(words: dict[str, str], touches: list[Touch]) -> dict[str, set[str]]:
+    """Each stem (or phrase) of the message → the word groups it belongs to."""
+    units: dict[str, set[str]] = {stem: set() for stem in words.values()}
+    for touch in touches:
+        units.setdefault(touch.key, set()).add(MARK + touch.group)
+    return units
+
+
 class JobMatcher:
     """Ranks jobs for a message; indexes are cached per set of job versions."""
 
-    def __init__(self, *, threshold: float = THRESHOLD, vectors: JobVectors | None = None) -> None:
+    def __init__(self, *, threshold: float = THRESHOLD, vectors: JobVectors | None = None,
+                 vocabulary: Vocabulary | None = None) -> None:
         self.threshold = threshold
         self._vectors = vectors
+        self._vocabulary = vocabulary if vocabulary is not None else builtin()
         self._cache: dict[Hashable, _Index] = {}
         self._lock = threading.Lock()
 
@@ -155,7 +208,8 @@ class JobMatcher:
             return []
         index = self._index(jobs, key)
         words = content_words(text)
-        fused = index.scores(set(words.values()))
+        touches = self._vocabulary.touches(text)
+        fused = index.scores(_units(words, touches))
         semantic = self._semantic(index, text)
         if semantic is not None:
             fused = 1 - (1 - fused) * (1 - semantic)
@@ -169,18 +223,25 @@ class JobMatcher:
         best = [int(p) for p in above[np.argsort(-fused[above], kind="stable")][:limit]]
         if sticky is not None:
             best = [sticky, *(p for p in best if p != sticky)][:limit]
-        return [self._match(index, p, float(fused[p]), words, semantic, sticky) for p in best]
+        return [self._match(index, p, float(fused[p]), words, touches, semantic, sticky)
+                for p in best]
 
     @staticmethod
     def _match(index: _Index, position: int, score: float, words: dict[str, str],
-               semantic: np.ndarray | None, sticky: int | None) -> Match:
+               touches: list[Touch], semantic: np.ndarray | None, sticky: int | None) -> Match:
         job = index.jobs[position]
+        tokens = index.doc_tokens[position]
         reasons = []
         if position == sticky:
             reasons.append("in progress in this conversation")
-        shared = [word for word, stem in words.items() if stem in index.doc_tokens[position]]
+        shared = [word for word, stem in words.items() if stem in tokens]
         if shared:
             reasons.append(f"shares words: {', '.join(shared[:6])}")
+        related = dict.fromkeys(
+            f"{t.typed} ({t.group})" for t in touches if MARK + t.group in tokens
+            and not set(content_words(t.typed).values()) <= tokens)  # else shared
+        if related:
+            reasons.append(f"related words: {', '.join(list(related)[:6])}")
         if semantic is not None and semantic[position] > 0:
             reasons.append(f"similar meaning ({semantic[position]:.2f})")
         if job.rule:
@@ -205,7 +266,7 @@ class JobMatcher:
             if index is None:
                 if len(self._cache) > 32:
                     self._cache.clear()
-                index = _Index(jobs, self._vectors)
+                index = _Index(jobs, self._vectors, self._vocabulary)
                 if not index.degraded:  # else try the embeddings again next time
                     self._cache[key] = index
             return index

@@ -31,10 +31,14 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _local = threading.local()
 
 
+def tokens(text: str) -> list[str]:
+    """Every word of `text`, lower-cased, in order, small words included."""
+    return [w.removesuffix("'s") for w in _WORD.findall(text.lower().replace("’", "'"))]
+
+
 def words(text: str) -> list[str]:
     """The content words of `text`, lower-cased, in order, unstemmed."""
-    found = (w.removesuffix("'s") for w in _WORD.findall(text.lower().replace("’", "'")))
-    return [w for w in found if len(w) > 1 and w not in STOPWORDS]
+    return [w for w in tokens(text) if len(w) > 1 and w not in STOPWORDS]
 
 
 def stems(items: list[str]) -> list[str]:

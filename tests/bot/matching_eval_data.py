@@ -318,7 +318,7 @@ def format_table(reports: Sequence[Report]) -> str:
     "w/ words" is top-1 over the plain requests and paraphrases together: the
     messages that share a word with their job, all lexical matching can find.
     """
-    head = (f"{'matching':<30} {'top-1':>13} {'plain':>7} {'paraph.':>7} {'no-kw':>7}"
+    head = (f"{'matching':<30} {'top-1':>15} {'plain':>7} {'paraph.':>7} {'no-kw':>7}"
             f" {'w/ words':>8} {'no-match prec.':>15} {'no-match rec.':>15}")
     lines = [head, "-" * len(head)]
     for report in reports:
@@ -332,12 +332,12 @@ def format_table(reports: Sequence[Report]) -> str:
         precision = _fraction(sum(o.case.expected is None for o in empty), len(empty))
         recall = _fraction(sum(o.top is None for o in nones), len(nones))
         top1 = _fraction(jobs_right, len(report.job_outcomes))
-        lines.append(f"{report.label:<30} {top1:>13}{kinds} {precision:>15} {recall:>15}")
+        lines.append(f"{report.label:<30} {top1:>15}{kinds} {precision:>15} {recall:>15}")
     return "\n".join(lines)
 
 
 def _fraction(part: int, whole: int) -> str:
-    return f"{_pct(_ratio(part, whole))} ({part:>2}/{whole:>2})"
+    return f"{_pct(_ratio(part, whole))} ({part:>3}/{whole:>3})"
 
 
 def format_misses(report: Report) -> str:
