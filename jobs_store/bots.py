@@ -43,20 +43,13 @@ class BotStore:
         self._clock = clock
 
     def ensure_default(self) -> Bot:
-        """The default bot, created on first use.
-
-        It is called `chatjobs`, or `chatjobs default` if a bot of that name
-        was made first.
-        """
+        """The default bot, stored on first use (see `_new_default`)."""
 
         def write(pipe: Pipeline) -> Bot:
             existing = load(pipe, self._key(DEFAULT_BOT_ID), Bot)
             if existing is not None:
                 return existing
-            name = next(n for n in ("chatjobs", "chatjobs default", DEFAULT_BOT_ID)
-                        if not pipe.hexists(self._names_key, n))
-            bot = Bot(id=DEFAULT_BOT_ID, name=name, persona=DEFAULT_PERSONA,
-                      updated_by="chatjobs", updated_at=self._clock())
+            bot = self._new_default(pipe)
             pipe.multi()
             self._write(pipe, bot)
             return bot
@@ -72,11 +65,14 @@ class BotStore:
 
     def get(self, ref: str | None = None) -> Bot:
         """The bot with this id or name (any case); the default bot when `ref` is None."""
-        if ref is None:
-            return self.ensure_default()
-        bot_id = resolve_id(self._redis, self._names_key, ref, self._key)
+        bot_id = DEFAULT_BOT_ID if ref is None else resolve_id(
+            self._redis, self._names_key, ref, self._key)
         bot = load(self._redis, self._key(bot_id), Bot) if bot_id else None
+        if bot is None and ref in (None, DEFAULT_BOT_ID):
+            # Not stored yet: read only, so a refused command stores nothing.
+            return self._new_default(self._redis)
         if bot is None:
+            assert ref is not None
             raise not_found("bot", ref, (b.name for b in self.list()), "/bots list")
         return bot
 
@@ -156,6 +152,8 @@ class BotStore:
 
         def write(pipe: Pipeline) -> Bot:
             current = load(pipe, self._key(bot_id), Bot)
+            if current is None and bot_id == DEFAULT_BOT_ID:
+                current = self._new_default(pipe)  # stored with the change, if one is made
             if current is None:
                 raise InvalidInput("bot", f"the bot '{ref}' was just deleted.")
             if expected_version is not None and current.version != expected_version:
@@ -177,6 +175,14 @@ class BotStore:
             return bot
 
         return self._transaction(write, self._key(bot_id))
+
+    def _new_default(self, reader: redis.Redis | Pipeline) -> Bot:
+        """The default bot as it is before it is stored: called `chatjobs`, or
+        `chatjobs default` if a bot of that name was made first."""
+        name = next(n for n in ("chatjobs", "chatjobs default", DEFAULT_BOT_ID)
+                    if not reader.hexists(self._names_key, n))
+        return Bot(id=DEFAULT_BOT_ID, name=name, persona=DEFAULT_PERSONA,
+                   updated_by="chatjobs", updated_at=self._clock())
 
     def _check_name_free(self, pipe: Pipeline, bot: Bot) -> None:
         owner = pipe.hget(self._names_key, bot.name.lower())

@@ -14,7 +14,7 @@ admin or a member. The properties:
 - a mostly valid `create` with one field made invalid is refused, naming
   that field.
 
-The product bugs found are pinned at the end of the module as strict xfails.
+The last test pins a bug they found (a refusal used to store the default bot).
 """
 
 from __future__ import annotations
@@ -536,8 +536,6 @@ def test_a_number_of_thousands_of_digits_is_refused_not_raised(world: World, gro
     ("jobs", f'detach "{SEEDED_JOBS[0]}"'),
 ], ids=["bots-edit-nothing", "bots-edit-persona-too-long", "bots-edit-empty-name",
         "jobs-detach-not-attached"])
-@pytest.mark.xfail(strict=True, reason="BotStore.get(None) creates the default bot before "
-                                       "the refusal: a refused command writes to Redis")
 def test_a_refusal_before_the_default_bot_exists_writes_nothing(world: World, group: str,
                                                                 command: str) -> None:
     world.reset(seed=False)
