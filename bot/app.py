@@ -27,6 +27,7 @@ from bot.matcher import JobMatcher
 from bot.ports import Sender
 from bot.schedules import plan
 from bot.turns import Agent, TurnLimits
+from bot.vocabulary import load as load_vocabulary
 from config.settings import Settings
 from jobs_store import BotStore, ContactStore, ConversationStore, JobStore
 from jobs_store.connection import client_for, connect, redis_url
@@ -92,7 +93,8 @@ def build_app(settings: Settings, *, url: str, client: redis.Redis, rq_client: r
     agent = Agent(
         jobs=jobs, bots=bots, contacts=contacts, conversations=conversations, stats=stats,
         tasks=tasks, executions=executions,
-        matcher=JobMatcher(vectors=_job_vectors(settings, client)),
+        matcher=JobMatcher(vectors=_job_vectors(settings, client),
+                           vocabulary=load_vocabulary(settings.chatjobs_vocabulary)),
         llm=build_llm(settings), offline=OfflineModel(),
         delivery=Delivery(client, senders if senders is not None else _senders(settings, client)),
         limits=TurnLimits(model=settings.openai_model,

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_embedding_model: str | None = None
     embeddings_base_url: AnyHttpUrl | None = None
+    # A YAML file of word groups added to the built-in ones (bot/vocabulary.yaml).
+    chatjobs_vocabulary: Path | None = None
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
     def _a_directory(cls, value: Path) -> Path:
         if value.exists() and not value.is_dir():
             raise ValueError(f"{value} exists and is not a directory")
+        return value
+
+    @field_validator("chatjobs_vocabulary")
+    @classmethod
+    def _a_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
         return value
 
     @field_validator("chatjobs_admins", mode="before")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from bot.matcher import JobMatcher
-from bot.vocabulary import Vocabulary, builtin
+from bot.vocabulary import Vocabulary, builtin, load
+from config.errors import ConfigError
 from jobs_store.models import Job
 
 NOW = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
@@ -66,3 +70,35 @@ def test_the_builtin_groups_load_and_every_member_is_text() -> None:
     touches = builtin().touches("my headshot, our CSV export and a 404 on Monday")
 
     assert {t.group for t in touches} >= {"photo", "report", "error", "when"}
+
+
+def test_a_teams_own_file_adds_groups_and_members(tmp_path: Path) -> None:
+    words = tmp_path / "words.yaml"
+    words.write_text("groups:\n  integration: [acmesync]\n  billing: [invoice, vat]\n")
+    library = [*LIBRARY, _job("d4", "Billing questions", "invoice, receipts")]
+
+    vocabulary = load(words)
+    best = JobMatcher(vocabulary=vocabulary).rank(library, "set up acmesync", now=NOW)
+
+    assert best[0].job.name == "Connect an integration"
+    assert "related words: acmesync (integration)" in best[0].reasons
+    assert [t.group for t in vocabulary.touches("our vat id")] == ["billing"]
+    assert [t.group for t in vocabulary.touches("my pw")] == ["password"]  # built-in kept
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("groups: [a, b]", "expected `groups:`"),
+    ("groups:\n  billing: invoice\n", "group 'billing' must be a list"),
+    ("groups:\n  billing: []\n", "group 'billing' must be a list"),
+    ("groups:\n  billing: [invoice, {a: 1}]\n", "group 'billing' must be a list"),
+    ("groups: {billing: [invoice]", "cannot read it"),
+    ("", "expected `groups:`"),
+])
+def test_a_bad_file_is_refused_at_start_naming_the_variable(
+        tmp_path: Path, text: str, says: str) -> None:
+    words = tmp_path / "words.yaml"
+    words.write_text(text)
+
+    with pytest.raises(ConfigError, match="CHATJOBS_VOCABULARY") as error:
+        load(words)
+    assert says in str(error.value)

@@ -33,6 +33,7 @@ def assert_config_error(result_stderr: str, status: int, variable: str) -> str:
     ("DISCORD_GUILD_ID", "abc"),
     ("REDIS_URL", "http://x"),
     ("CHATJOBS_LOG_LEVEL", "LOUD"),
+    ("CHATJOBS_VOCABULARY", "no-such-words.yaml"),
 ])
 def test_an_invalid_variable_stops_start_up_with_one_line_naming_it(
     cli: Cli, variable: str, value: str
@@ -59,6 +60,26 @@ def test_an_unreachable_redis_url_is_reported_without_its_password(cli: Cli) -> 
     message = one_line(result.stderr)
     assert "127.0.0.1:1" in message and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_a_teams_vocabulary_file_is_used_and_a_broken_one_is_named(cli: Cli) -> None:
+    ok = cli.run("jobs", "create", "name=Sync setup", "trigger=connect a tool",
+                 "instructions=1. Ask which tool.")
+    assert ok.returncode == 0, ok.stderr
+    words = cli.cwd / "words.yaml"
+    words.write_text("groups:\n  integration: [acmesync]\n")
+
+    found = cli.run("jobs", "match", "--json", "acmesync please",
+                    env=cli.env(CHATJOBS_VOCABULARY=str(words)))
+    without = cli.run("jobs", "match", "--json", "acmesync please")
+    words.write_text("groups:\n  integration: acmesync\n")
+    broken = cli.run("jobs", "match", "acmesync please",
+                     env=cli.env(CHATJOBS_VOCABULARY=str(words)))
+
+    assert '"name": "Sync setup"' in found.stdout, found.stdout + found.stderr
+    assert without.stdout.strip() == '{"matches": []}', without.stdout
+    line = assert_config_error(broken.stderr, broken.returncode, "CHATJOBS_VOCABULARY")
+    assert "group 'integration' must be a list" in line
 
 
 def test_a_data_dir_that_is_a_file_is_a_configuration_error(cli: Cli) -> None:
