@@ -9,7 +9,8 @@
 One small function per dependency, each returning a `Check` (name, status,
 detail): Redis (`REDIS_URL` or the embedded server, PING round trip, version,
 persistence), the model (`models.list`, or a 1-token completion where the
-server has no model list) and embeddings. The chat platforms'
+server has no model list), embeddings, and the team's word groups file
+(`CHATJOBS_VOCABULARY`). The chat platforms'
 checks sit in each platform's own `doctor` module, beside the clients they
 check: `slack_checks` (`auth.test` and the granted scopes against
 `config/slack-manifest.yml`, the signing secret, Socket Mode) and
@@ -43,6 +44,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot import vocabulary
 from config.errors import ChatjobsError, ConfigError
 from config.settings import Settings, load_settings
 from jobs_store.connection import client_for, redis_url
@@ -121,6 +123,7 @@ def run_checks(settings: Settings, *, timeout: float = TIMEOUT_S,
         ("Redis", lambda: check_redis(settings, timeout=timeout)),
         ("model", lambda: check_model(settings, timeout=timeout)),
         ("embeddings", lambda: check_embeddings(settings, timeout=timeout)),
+        ("vocabulary", lambda: check_vocabulary(settings)),
     ]
     for name, step in steps:
         yield _scrubbed(attempt(name, step), secrets)
@@ -257,6 +260,18 @@ def check_embeddings(settings: Settings, *, timeout: float = TIMEOUT_S) -> Check
         return Check("embeddings", FAIL, f"{where} answered no vector for {model}")
     return Check("embeddings", OK, f"{model} at {where}: {len(answer.data[0].embedding)} "
                                    f"dimensions, {_ms(start)} ms")
+
+
+def check_vocabulary(settings: Settings) -> Check:
+    """The team's word groups file (`CHATJOBS_VOCABULARY`) reads as groups."""
+    path = settings.chatjobs_vocabulary
+    if path is None:
+        return Check("vocabulary", SKIP, "CHATJOBS_VOCABULARY not set: the built-in word groups")
+    try:
+        vocabulary.load(path)
+    except ConfigError as exc:
+        return Check("vocabulary", FAIL, str(exc))
+    return Check("vocabulary", OK, f"{path} adds its word groups to the built-in ones")
 
 
 def _openai(settings: Settings, base_url: object, timeout: float) -> openai.OpenAI:

@@ -50,6 +50,7 @@ def make_settings(**overrides: Any) -> Settings:
         "embeddings_base_url": None, "slack_bot_token": None, "slack_signing_secret": None,
         "slack_app_token": None, "slack_api_url": "https://slack.com/api/",
         "discord_token": None, "discord_api_url": None, "discord_guild_id": None,
+        "chatjobs_vocabulary": None,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -226,6 +227,18 @@ def test_embeddings_are_skipped_unless_a_model_is_set() -> None:
     assert doctor.check_embeddings(make_settings()).status == SKIP
 
 
+def test_a_vocabulary_file_is_read_and_a_broken_one_fails_saying_what_is_wrong(
+        tmp_path: Path) -> None:
+    words = tmp_path / "words.yaml"
+    assert doctor.check_vocabulary(make_settings()).status == SKIP
+    words.write_text("groups:\n  billing: [invoice]\n")
+    assert doctor.check_vocabulary(make_settings(chatjobs_vocabulary=words)).status == OK
+    words.write_text("groups:\n  billing: invoice\n")
+    check = doctor.check_vocabulary(make_settings(chatjobs_vocabulary=words))
+    assert check.status == FAIL
+    assert "group 'billing' must be a list" in check.detail
+
+
 def test_embeddings_answer_with_their_dimensions(keyed_openai: FakeOpenAI) -> None:
     check = doctor.check_embeddings(make_settings(
         openai_api_key=OPENAI_KEY, openai_base_url=keyed_openai.base_url,
@@ -252,7 +265,7 @@ def test_a_failed_embeddings_request_names_its_url_variable_and_never_echoes_the
 
 def test_without_platforms_only_the_core_checks_run() -> None:
     checks = list(doctor.run_checks(make_settings(redis_url="redis://127.0.0.1:1"), timeout=1))
-    assert [c.name for c in checks] == ["Redis", "model", "embeddings"]
+    assert [c.name for c in checks] == ["Redis", "model", "embeddings", "vocabulary"]
 
 
 def test_platform_checks_follow_the_core_ones_in_order_with_the_same_settings() -> None:
@@ -269,9 +282,9 @@ def test_platform_checks_follow_the_core_ones_in_order_with_the_same_settings() 
 
     checks = list(doctor.run_checks(make_settings(redis_url="redis://127.0.0.1:1"), timeout=1,
                                     platforms=(alpha, beta)))
-    assert [c.name for c in checks] == ["Redis", "model", "embeddings", "Alpha", "Alpha extra",
-                                        "Beta"]
-    assert checks[3] == Check("Alpha", OK, "model fake-model")
+    assert [c.name for c in checks] == ["Redis", "model", "embeddings", "vocabulary", "Alpha",
+                                        "Alpha extra", "Beta"]
+    assert checks[4] == Check("Alpha", OK, "model fake-model")
     assert seen == [("alpha", 1), ("beta", 1)]
 
 
@@ -298,7 +311,7 @@ def test_a_platform_that_raises_is_a_fail_line_and_the_next_platform_still_runs(
         yield Check("After", OK, "still ran")
 
     settings = make_settings(redis_url="redis://127.0.0.1:1", openai_api_key=OPENAI_KEY)
-    checks = list(doctor.run_checks(settings, timeout=1, platforms=(broken, after)))[3:]
+    checks = list(doctor.run_checks(settings, timeout=1, platforms=(broken, after)))[4:]
     assert checks == [Check("Broken", OK, "first"),
                       Check("broken", FAIL, "unexpected RuntimeError: boom with ***"),
                       Check("After", OK, "still ran")]
@@ -331,16 +344,19 @@ def all_fakes(*, scopes: str = ALL_SCOPES, flags: int = GATEWAY_MESSAGE_CONTENT_
         yield slack, discord, model
 
 
-def test_everything_configured_and_answering_has_no_failure(redis_url: str) -> None:
+def test_everything_configured_and_answering_has_no_failure(redis_url: str,
+                                                            tmp_path: Path) -> None:
+    words = tmp_path / "words.yaml"
+    words.write_text("groups:\n  billing: [invoice]\n")
     with all_fakes() as (slack, discord, model):
-        settings = make_settings(
+        settings = make_settings(chatjobs_vocabulary=words,
             redis_url=redis_url, openai_api_key=OPENAI_KEY, openai_base_url=model.base_url,
             openai_embedding_model="fake-embedding", slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN,
             slack_api_url=slack.base_url, discord_token=DISCORD_TOKEN,
             discord_api_url=discord.url)
         checks = list(doctor.run_checks(settings, platforms=PLATFORMS))
-    assert [c.name for c in checks] == ["Redis", "model", "embeddings", "Slack",
+    assert [c.name for c in checks] == ["Redis", "model", "embeddings", "vocabulary", "Slack",
                                         "Slack signing secret", "Slack Socket Mode", "Discord"]
     assert not [c for c in checks if c.failed], "\n".join(c.line() for c in checks)
     assert {c.status for c in checks} <= {OK, WARN}
@@ -358,6 +374,6 @@ def test_everything_failing_still_prints_no_secret() -> None:
             discord_api_url=discord.url)
         checks = list(doctor.run_checks(settings, timeout=2, platforms=PLATFORMS))
     assert {c.name: c.status for c in checks} == {
-        "Redis": FAIL, "model": FAIL, "embeddings": FAIL, "Slack": FAIL,
+        "Redis": FAIL, "model": FAIL, "embeddings": FAIL, "vocabulary": SKIP, "Slack": FAIL,
         "Slack signing secret": OK, "Slack Socket Mode": FAIL, "Discord": FAIL}
     assert_no_secret(*checks)

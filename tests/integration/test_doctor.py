@@ -43,7 +43,7 @@ def test_doctor_on_the_embedded_defaults_is_all_ok(cli: Cli) -> None:
     result = cli.run("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     found = lines(result)
-    assert list(found) == ["configuration", "Redis", "model", "embeddings", "Slack", "Discord"]
+    assert list(found) == ["configuration", "Redis", "model", "embeddings", "vocabulary", "Slack", "Discord"]
     assert found["configuration"].startswith("ok    configuration: loaded from the environment")
     assert found["Redis"].startswith(f"ok    Redis: embedded in {cli.data_dir}")
     assert "(Redis " in found["Redis"] and "round trip" in found["Redis"]
@@ -66,7 +66,7 @@ def test_doctor_with_every_peer_answering_exits_0(cli: Cli, redis_url: str) -> N
             DISCORD_TOKEN=DISCORD_TOKEN, DISCORD_API_URL=discord.url))
     assert result.returncode == 0, result.stdout + result.stderr
     found = lines(result)
-    assert list(found) == ["configuration", "Redis", "model", "embeddings", "Slack",
+    assert list(found) == ["configuration", "Redis", "model", "embeddings", "vocabulary", "Slack",
                            "Slack signing secret", "Slack Socket Mode", "Discord"]
     assert not [line for line in found.values() if line.startswith("FAIL")], result.stdout
     assert found["Slack"].endswith("; scopes ok")
