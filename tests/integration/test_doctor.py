@@ -43,7 +43,8 @@ def test_doctor_on_the_embedded_defaults_is_all_ok(cli: Cli) -> None:
     result = cli.run("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     found = lines(result)
-    assert list(found) == ["configuration", "Redis", "model", "embeddings", "vocabulary", "Slack", "Discord"]
+    assert list(found) == ["configuration", "Redis", "model", "embeddings", "vocabulary", "Slack",
+                           "Discord"]
     assert found["configuration"].startswith("ok    configuration: loaded from the environment")
     assert found["Redis"].startswith(f"ok    Redis: embedded in {cli.data_dir}")
     assert "(Redis " in found["Redis"] and "round trip" in found["Redis"]
