@@ -181,7 +181,7 @@ def test_a_job_in_progress_sticks_until_the_person_clearly_moves_on(
 ) -> None:
     chat = with_jobs(apps, fake_openai)
     app = chat.app
-    follow_up = "Tomorrow around noon works"  # shares no word with any job
+    follow_up = "Tomorrow around noon is fine"  # shares no word with any job
     now = app.agent.clock()
     assert app.agent.matcher.rank(app.stores.jobs.list(), follow_up, now=now) == []
 
