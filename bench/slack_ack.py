@@ -18,7 +18,7 @@ Every piece runs for real, in its own process, as in production HTTP mode:
   spreads connections between them): the "several serve processes behind a
   load balancer" layout, without a balancer hop;
 - **baseline**: the same server class and request handler
-  (`ThreadingWSGIServer`, `_QuietHandler`) serving a trivial WSGI app that
+  (`PooledWSGIServer`, `_QuietHandler`) serving a trivial WSGI app that
   reads the body and answers 200 at once, under the same load, in the same run;
   and a raw Redis round trip (PING) from the server process;
 - **workers**: real RQ workers (`workers.worker.BackgroundWorker`, one per
@@ -464,7 +464,7 @@ class ServerRole:
         from adapters.slack import server as slack_server
 
         self.probe = Probe()
-        server_class = slack_server.ThreadingWSGIServer
+        server_class = slack_server.PooledWSGIServer
         if cfg["reuse_port"]:
             server_class.allow_reuse_port = True  # this process only
         self.probe.install_server(server_class)
@@ -1050,7 +1050,7 @@ def _parts() -> list[Part]:
     never: Callable[[Row], float] = lambda r: nan  # noqa: E731
     return [
         ("connect → accepted (listen queue, accept loop)", 0, wall("start", "accepted"), never),
-        ("accepted → handler thread runs", 0, wall("accepted", "thread"), never),
+        ("accepted → a pool thread runs it", 0, wall("accepted", "thread"), never),
         ("wsgiref: read + parse the request head", 0, wall("thread", "app"), cpu("thread", "app")),
         ("WSGI app (baseline: read body, answer 200)", 0, baseline(wall("app", "app_end")),
          baseline(cpu("app", "app_end"))),
@@ -1059,9 +1059,9 @@ def _parts() -> list[Part]:
         ("signature check (HMAC)", 1, key("verify"), key("verify_cpu")),
         ("listener: SlackUsers.contact", 0, key("contact"), key("contact_cpu")),
         ("listener: ingress.accept", 0, key("ingress"), key("ingress_cpu")),
-        ("append_user (WATCH transaction)", 1, key("append"), key("append_cpu")),
-        ("schedule (turn flag + RQ enqueue)", 1, key("schedule"), key("schedule_cpu")),
-        ("the rest (contacts.save transaction)", 1,
+        ("append_user (one Lua script)", 1, key("append"), key("append_cpu")),
+        ("schedule (RQ enqueue, one pipeline)", 1, key("schedule"), key("schedule_cpu")),
+        ("the rest", 1,
          minus(key("ingress"), "append", "schedule"),
          minus(key("ingress_cpu"), "append_cpu", "schedule_cpu")),
         ("listener: the rest (normalize, threads.join)", 0,
@@ -1116,7 +1116,7 @@ def format_report(report: Report) -> str:
         f"turns: the model answers after {s['model_s']:g} s; {s['workers']} RQ worker threads"
         " (BackgroundWorker) in a worker process of their own run them during the load (a"
         " burst's turns take one interval: every burst meets the previous one's replies)",
-        "baseline: the same ThreadingWSGIServer and handler serving a trivial WSGI app (read"
+        "baseline: the same PooledWSGIServer and handler serving a trivial WSGI app (read"
         " body, 200 at once), same load, same run; ×base = figure / the baseline's at the same"
         " concurrency and process count; CPU = server process(es), every thread, ms per request;"
         " floor = conc × CPU / procs, the ms a burst needs if each process had a core to itself"

@@ -3,9 +3,13 @@
 1. append the message to its conversation, numbered, unless this message id
    was taken before: a platform's second delivery is dropped (the id is kept
    a day), whether the first is queued, running or done. Both happen in one
-   transaction, so a crash never marks a message seen without keeping it;
+   step, so a crash never marks a message seen without keeping it; the same
+   step claims the conversation's turn unless one is claimed, queued or
+   running (`ConversationStore.append_user`: one Lua script, one round trip);
 2. remember who wrote (the contact, when the adapter knows them);
-3. make sure a turn is queued for the conversation.
+3. queue the claimed turn (one more round trip). A second delivery claims a
+   turn too while messages are pending and none is queued: the first may
+   have been kept without its turn queued (Redis failed in between).
 
 It never waits for the model: the turn runs on a worker.
 """
@@ -24,6 +28,9 @@ from jobs_store.models import now_utc
 log = logging.getLogger(__name__)
 
 _SEEN_TTL_S = 86_400
+#: How long a claimed turn whose job was never queued holds the conversation, when
+#: the platform never delivers the message again; as long as a queued turn's flag.
+_CLAIM_TTL_S = 600
 
 
 class Ingress:
@@ -43,22 +50,20 @@ class Ingress:
 
     def accept(self, message: IncomingMessage, *, contact: Contact | None = None) -> bool:
         """Take a message; False when it is a second delivery of one already taken."""
-        seen = keys.seen(message.platform, f"{message.workspace}:{message.message_id}")
-        seq = self._conversations.append_user(
-            message.conversation_id,
+        conversation_id = message.conversation_id
+        kept = self._conversations.append_user(
+            conversation_id,
             Turn(role="user", text=message.text, user=message.user, ts=message.ts,
                  message_id=message.message_id),
-            once_key=seen, once_ttl_s=_SEEN_TTL_S)
-        if seq is None:
-            log.info("dropped a second delivery of %s message %s",
+            once_key=keys.seen(message.platform, f"{message.workspace}:{message.message_id}"),
+            once_ttl_s=_SEEN_TTL_S,
+            turn_flag=keys.turn_flag(conversation_id), flag_ttl_s=_CLAIM_TTL_S)
+        if kept.seq is None:
+            # Routine (an @mention in a Slack channel comes as two events): DEBUG.
+            log.debug("dropped a second delivery of %s message %s",
                      message.platform, message.message_id)
-            # The first delivery may have been kept without its turn queued (Redis
-            # failed in between): the platform's retry makes sure a turn will run.
-            state = self._conversations.state(message.conversation_id)
-            if state.received > state.answered:
-                self._queue.schedule(message.conversation_id)
-            return False
-        if contact is not None:
+        elif contact is not None:
             self._contacts.save(contact)
-        self._queue.schedule(message.conversation_id)
-        return True
+        if kept.claimed:
+            self._queue.schedule(conversation_id, claimed=True)
+        return kept.seq is not None

@@ -46,8 +46,9 @@ class Sender(Protocol):
 class TurnQueue(Protocol):
     """Where ingress hands conversations that have new messages."""
 
-    def schedule(self, conversation_id: str) -> None:
-        """Make sure a turn will run for the conversation."""
+    def schedule(self, conversation_id: str, *, claimed: bool = False) -> None:
+        """Make sure a turn will run for the conversation; `claimed`: the caller
+        holds its turn flag already (see `ConversationStore.append_user`), queue it."""
         ...
 
 

@@ -20,16 +20,20 @@ class ContactStore:
         return Contact.model_validate_json(raw) if raw else None
 
     def save(self, contact: Contact) -> Contact:
-        """Store what the platform tells us, keeping the earliest first-seen time."""
+        """Store what the platform tells us, keeping the earliest first-seen time.
+
+        A contact that would not change is not written again (one read).
+        """
         key = keys.contact(contact.id)
+        raw = self._redis.get(key)
+        if raw:
+            stored = Contact.model_validate_json(raw)
+            if _merged(stored, contact) == stored:
+                return stored
 
         def write(pipe: redis.client.Pipeline) -> Contact:
             raw = pipe.get(key)
-            if raw:
-                first_seen = min(Contact.model_validate_json(raw).first_seen, contact.first_seen)
-                merged = contact.model_copy(update={"first_seen": first_seen})
-            else:
-                merged = contact
+            merged = _merged(Contact.model_validate_json(raw), contact) if raw else contact
             pipe.multi()
             pipe.set(key, merged.model_dump_json())
             return merged
@@ -37,3 +41,8 @@ class ContactStore:
         result = self._redis.transaction(write, key, value_from_callable=True)  # type: ignore[arg-type]
         assert isinstance(result, Contact)
         return result
+
+
+def _merged(stored: Contact, contact: Contact) -> Contact:
+    """`contact`, first seen when it was first seen."""
+    return contact.model_copy(update={"first_seen": min(stored.first_seen, contact.first_seen)})

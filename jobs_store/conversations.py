@@ -64,36 +64,47 @@ class ConversationStore:
             pipe.execute()
 
     def append_user(self, conversation_id: str, turn: Turn, *,
-                    once_key: str | None = None, once_ttl_s: int = 86_400) -> int | None:
-        """Add a user message with the next number; return that number.
+                    once_key: str | None = None, once_ttl_s: int = 86_400,
+                    turn_flag: str | None = None, flag_ttl_s: int = 600) -> Appended:
+        """Add a user message with the next number; say that number.
 
         With `once_key`, the message is added only if that key is not set, and
-        the key is set in the same transaction: a second delivery returns None,
-        and a crash can never leave a message marked as seen but not added.
+        the key is set in the same step: a second delivery gets no number, and
+        a crash can never leave a message marked as seen but not added.
+
+        With `turn_flag`, the same step claims the conversation's turn (the flag
+        set to `keys.TURN_CLAIMED` for `flag_ttl_s`) unless one is claimed,
+        queued or running; for a second delivery, only if messages are pending,
+        and also when the flag is still a claim (its first delivery failed to
+        queue the turn). `claimed` says whether the caller must queue a turn.
+
+        One Lua script, one round trip.
         """
+        # The turn's JSON as `append` would store it, split where the script puts the
+        # number (a string value's quotes are escaped, so `"seq":` only matches the key).
+        head, sep, tail = turn.model_copy(update={"seq": 0}).model_dump_json().rpartition(
+            '"seq":0')
+        if not sep:
+            raise ValueError("a turn's JSON has no seq field")
+        # register_script only hashes the source: EVALSHA, and EVAL once per Redis server.
+        seq, claimed = self._redis.register_script(_APPEND_USER)(
+            keys=[keys.conversation_state(conversation_id),
+                  keys.conversation_turns(conversation_id), once_key or "", turn_flag or ""],
+            args=[once_ttl_s, flag_ttl_s, head + '"seq":', tail, self._max_turns, self._ttl_s,
+                  keys.TURN_CLAIMED])
+        return Appended(seq=int(seq) or None, claimed=bool(claimed))
+
+    def append_reply(self, conversation_id: str, turn: Turn, *, answered: int,
+                     active_job: str | None = None) -> None:
+        """Add the agent's reply, marking messages up to `answered` as answered, and
+        with `active_job`, set the job the conversation follows (one transaction)."""
         state = keys.conversation_state(conversation_id)
-        watched = [state, once_key] if once_key else [state]
-
-        def write(pipe: redis.client.Pipeline) -> int | None:
-            if once_key and pipe.exists(once_key):
-                return None
-            seq = int(pipe.hget(state, "received") or 0) + 1
-            pipe.multi()
-            if once_key:
-                pipe.set(once_key, "1", ex=once_ttl_s)
-            pipe.hset(state, "received", seq)
-            self._push(pipe, conversation_id, turn.model_copy(update={"seq": seq}))
-            return seq
-
-        result = self._redis.transaction(write, *watched,  # type: ignore[arg-type]
-                                         value_from_callable=True)
-        return None if result is None else int(str(result))
-
-    def append_reply(self, conversation_id: str, turn: Turn, *, answered: int) -> None:
-        """Add the agent's reply, marking messages up to `answered` as answered."""
         with self._redis.pipeline(transaction=True) as pipe:
             self._push(pipe, conversation_id, turn)
-            pipe.hset(keys.conversation_state(conversation_id), "answered", answered)
+            if active_job is None:
+                pipe.hset(state, "answered", answered)
+            else:
+                pipe.hset(state, mapping={"answered": answered, "active_job": active_job})
             pipe.execute()
 
     def mark_answered(self, conversation_id: str, answered: int) -> None:
@@ -169,4 +180,45 @@ if redis.call('HGET', KEYS[1], 'session_execution') == ARGV[1] then
   return redis.call('HDEL', KEYS[1], 'session_task', 'session_execution', 'session_until')
 end
 return 0
+"""
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What `ConversationStore.append_user` did."""
+
+    #: The message's number; None for a second delivery (nothing added).
+    seq: int | None
+    #: Whether it claimed the conversation's turn: the caller must queue the turn.
+    claimed: bool
+
+
+# KEYS: state, turns, once key or "", turn flag or "". ARGV: once TTL, flag TTL, the
+# turn's JSON before and after its number, max turns, history TTL, the claimed value.
+_APPEND_USER = """
+local state, turns, once, flag = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local seq = 0
+if once == '' or redis.call('SET', once, '1', 'NX', 'EX', ARGV[1]) then
+  seq = redis.call('HINCRBY', state, 'received', 1)
+  redis.call('RPUSH', turns, ARGV[3] .. seq .. ARGV[4])
+  redis.call('LTRIM', turns, -tonumber(ARGV[5]), -1)
+  redis.call('EXPIRE', turns, ARGV[6])
+  redis.call('EXPIRE', state, ARGV[6])
+elseif flag == '' then
+  return {0, 0}
+else
+  local received = tonumber(redis.call('HGET', state, 'received') or '0')
+  local answered = tonumber(redis.call('HGET', state, 'answered') or '0')
+  if received <= answered then
+    return {0, 0}
+  end
+  if redis.call('GET', flag) == ARGV[7] then
+    redis.call('EXPIRE', flag, ARGV[2])
+    return {0, 1}
+  end
+end
+if flag ~= '' and redis.call('SET', flag, ARGV[7], 'NX', 'EX', ARGV[2]) then
+  return {seq, 1}
+end
+return {seq, 0}
 """

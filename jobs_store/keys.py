@@ -28,6 +28,7 @@
 | `cj:{ws}:executions:running` | sorted set | running execution ids → last beat, ms |
 | `cj:{ws}:scheduler:tick` | string | held for a moment by the scheduler doing the sweeps |
 | `cj:conv:{conversation id}:state` | hash | message counts, `active_job`, the open session window |
+| `cj:conv:{conversation id}:turn` | string | its turn is `claimed`, `queued` (or running) |
 | `cj:seen:{platform}:{message id}` | string | a delivered platform message (dedupe, 1 day) |
 | `cj:rate:{platform}:{ws}:{user}:{minute}` | string | one person's messages that minute |
 | `cj:sent:{key}` | string | a reply or post already sent (idempotency, 7 days) |
@@ -182,3 +183,16 @@ def stats_last_used(ws: str) -> str:
 def stats_gaps(ws: str) -> str:
     """The latest messages that matched no job, newest first."""
     return f"{PREFIX}:{ws}:stats:gaps"
+
+
+def turn_flag(conversation_id: str) -> str:
+    """Set while a turn of a conversation is claimed, queued or running (see `TURN_CLAIMED`)."""
+    return f"{PREFIX}:conv:{conversation_id}:turn"
+
+
+#: The turn flag's value from the moment ingress claims the turn (in the script that
+#: keeps the message) until its RQ job is queued: a platform's second delivery of a
+#: pending message takes such a claim over, as its first delivery failed to queue the job.
+TURN_CLAIMED = "claimed"
+#: The turn flag's value once the turn's RQ job is queued.
+TURN_QUEUED = "queued"

@@ -1,10 +1,22 @@
 """The RQ queues and the enqueue API adapters use.
 
-Turns of one conversation run one at a time and in order: ingress queues a
-turn only when none is queued or running for the conversation (a flag set
-with `SET NX`); the running turn answers every pending message, and clears
-the flag only when nothing is left (atomically, in Lua), so a message that
-arrives meanwhile is answered by it or by the next turn, never lost.
+Turns of one conversation run one at a time and in order: a turn is queued
+only when none is claimed, queued or running for the conversation (a flag
+set with `SET NX`: ingress claims it in the script that keeps the message,
+see `ConversationStore.append_user`); the running turn answers every pending
+message, and clears the flag only when nothing is left (atomically, in Lua),
+so a message that arrives meanwhile is answered by it or by the next turn,
+never lost.
+
+The flag says `claimed` until the turn's RQ job is queued, and `queued` from
+the same transaction that queues the job: a claim whose job never made it
+(Redis failed in between) is taken over by the platform's retry of the
+message. A retry that came while the first delivery was still between the
+two (stalled for seconds) would queue a second job; its turn finds the
+messages answered, or sends nothing twice (replies are sent once per key).
+
+A turn job costs one round trip to queue: RQ's commands go in one pipeline
+with the flag's.
 """
 
 from __future__ import annotations
@@ -42,8 +54,8 @@ def running_turns() -> str:
 
 
 def turn_flag(conversation_id: str) -> str:
-    """Set while a turn is queued or running for the conversation."""
-    return f"{PREFIX}:conv:{conversation_id}:turn"
+    """Set while a turn is claimed, queued or running for the conversation."""
+    return keys.turn_flag(conversation_id)
 
 
 class RQTurnQueue:
@@ -54,11 +66,23 @@ class RQTurnQueue:
         self._redis = connection
         self._queue = Queue(TURNS, connection=connection)
 
-    def schedule(self, conversation_id: str) -> None:
-        if self._redis.set(turn_flag(conversation_id), "1", nx=True, ex=FLAG_TTL_S):
+    def schedule(self, conversation_id: str, *, claimed: bool = False) -> None:
+        """Queue a turn unless one is claimed, queued or running for the conversation.
+
+        With `claimed`, the caller has claimed the turn already (ingress does, in
+        the script that keeps the message): the turn is queued without asking.
+        """
+        flag = turn_flag(conversation_id)
+        if not claimed and not self._redis.set(flag, keys.TURN_CLAIMED, nx=True,
+                                               ex=FLAG_TTL_S):
+            return
+        with self._redis.pipeline() as pipe:
+            # With a pipeline RQ sends its commands at once (else two round trips).
             self._queue.enqueue("workers.turns.run_turn", conversation_id,
                                 retry=TURN_RETRY, job_timeout=TURN_TIMEOUT_S,
-                                description=f"turn {conversation_id}")
+                                description=f"turn {conversation_id}", pipeline=pipe)
+            pipe.set(flag, keys.TURN_QUEUED, ex=FLAG_TTL_S)
+            pipe.execute()
 
 
 def finish_if_idle(client: redis.Redis, conversation_id: str) -> bool:

@@ -3,7 +3,7 @@
 | module | holds |
 | --- | --- |
 | `app` | `SlackDeps` (what the adapter works with) and `create_app` (the bolt App) |
-| `server` | `serve_http` (threaded WSGI server for `POST /slack/events`), `start_socket_mode` |
+| `server` | `serve_http` (pooled WSGI server for `POST /slack/events`), `start_socket_mode` |
 | `events` | which events the agent answers, and handing them to ingress |
 | `normalize` | Slack events → `IncomingMessage`; conversation and message ids |
 | `users` | contacts from `users.info`, cached for a day; the admin check |

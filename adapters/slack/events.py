@@ -67,8 +67,9 @@ class SlackInbound:
         if message.mentions_bot and message.thread:
             self._threads.join(team, message.channel, message.thread)
         accepted = self._ingress.accept(message)  # the contact is saved by SlackUsers
-        if accepted:
-            log.info("slack message %s in %s taken", message.message_id, message.conversation_id)
+        if accepted:  # every message: DEBUG, as bolt's own request lines
+            log.debug("slack message %s in %s taken", message.message_id,
+                      message.conversation_id)
         return accepted
 
     def addressed(self, event: Mapping[str, Any], *, team: str, bot_user_id: str | None) -> bool:

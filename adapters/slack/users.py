@@ -5,11 +5,18 @@ first-seen time); `cj:slack:user:{team}:{user}` holds when users.info was
 last asked (epoch seconds), so each person costs one API call a day. When
 Slack cannot be reached the stored contact (or a bare one) is used: a
 message is never lost for want of a display name.
+
+Each process also keeps the contacts it read, until their day is over, so a
+message from someone seen lately costs no Redis read: ingress uses only the
+display name, and the admin check the role, both from users.info, whose
+answers are a day old at most anyway. A refresh that changes nothing writes
+only the time it was asked.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +35,8 @@ log = logging.getLogger(__name__)
 #: users.info is asked again after this long.
 REFRESH = timedelta(days=1)
 _FETCHED_TTL_S = 2 * 86_400
+#: Contacts each process keeps (the oldest read goes first beyond this).
+CACHED_USERS = 10_000
 
 
 def fetched_key(team: str, user: str) -> str:
@@ -44,18 +53,26 @@ class SlackUsers:
         self._redis = redis
         self._contacts = contacts
         self._clock = clock
+        #: contact id → (the contact, when users.info was asked, epoch s).
+        self._cache: dict[str, tuple[Contact, float]] = {}
+        self._lock = threading.Lock()
 
     def contact(self, team: str, user_id: str) -> Contact:
         """The user's contact: stored, or fresh from users.info when a day old or new.
 
         Whatever it learns is saved here, so ingress need not save it again.
         """
-        stored = self._contacts.get(f"slack:{team}:{user_id}")
+        contact_id = f"slack:{team}:{user_id}"
         now = self._clock()
+        cached = self._cache.get(contact_id)
+        if cached is not None and now.timestamp() - cached[1] < REFRESH.total_seconds():
+            return cached[0]
+        stored = self._contacts.get(contact_id)
         fetched = self._redis.get(fetched_key(team, user_id))
         if stored is not None and fetched is not None and (
             now.timestamp() - float(fetched) < REFRESH.total_seconds()
         ):
+            self._remember(stored, float(fetched))
             return stored
         try:
             user = self._web.users_info(user=user_id)["user"]
@@ -67,7 +84,15 @@ class SlackUsers:
         contact = self._contacts.save(_contact(team, user_id, user, now=now,
                                                meta=stored.meta if stored else {}))
         self._redis.set(fetched_key(team, user_id), str(now.timestamp()), ex=_FETCHED_TTL_S)
+        self._remember(contact, now.timestamp())
         return contact
+
+    def _remember(self, contact: Contact, fetched: float) -> None:
+        with self._lock:
+            self._cache.pop(contact.id, None)  # re-inserted last: the oldest read goes first
+            self._cache[contact.id] = (contact, fetched)
+            if len(self._cache) > CACHED_USERS:
+                del self._cache[next(iter(self._cache))]
 
     def is_admin(self, team: str, user_id: str, admins: Iterable[str]) -> bool:
         """Workspace owners and admins, and users listed in CHATJOBS_ADMINS."""
