@@ -67,9 +67,10 @@ def system_prompt(context: TurnContext) -> str:
              _situation(context.contact, context.now), _GUIDANCE]
     if context.extra:
         parts.append(context.extra.strip())
-    for job in context.jobs[:MAX_INJECTED]:
-        parts.append(_job_section(job))
-    listed = [job for job in context.candidates if job not in context.jobs[:MAX_INJECTED]]
+    injected = context.jobs[:MAX_INJECTED]
+    parts += [_job_section(job) for job in injected]
+    shown = {job.id for job in injected}  # ids: cheaper than comparing whole jobs
+    listed = [job for job in context.candidates if job.id not in shown]
     if listed[:MAX_LISTED]:
         lines = [f"- {job.name}: {job.trigger or job.description or '(no trigger)'}"
                  for job in listed[:MAX_LISTED]]

@@ -140,8 +140,12 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     if session is not None:
         agent.executions.note_progress(session.execution.id, iterations=result.iterations)
     text = result.text.strip() or ("Done." if result.tool_calls else "Sorry, I have no answer.")
-    _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto)
-    _record(agent, plan, toolbox, conversation_id, user=pending[-1].user,
+    jobs = plan.context.jobs
+    # The conversation follows the best job until it is completed (`complete_job`).
+    follow = jobs[0].id if jobs and jobs[0] not in toolbox.completed else None
+    _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto,
+          active_job=follow)
+    _record(agent, plan, conversation_id, user=pending[-1].user,
             text="\n".join(t.text for t in pending), now=now)
     log.info("answered %s (%d iterations, %s)", conversation_id, result.iterations, result.stopped)
     return "answered"
@@ -169,7 +173,8 @@ def plan_turn(
     injected = [m.job for m in matches[:MAX_INJECTED]]
     others = [m.job for m in matches[MAX_INJECTED:]]
     if len(library) <= MAX_LISTED:  # a small library: name all of it
-        others += [job for job in library if job not in injected and job not in others]
+        named = {job.id for job in (*injected, *others)}  # ids: cheaper than comparing jobs
+        others += [job for job in library if job.id not in named]
     context = TurnContext(bot=bot, contact=contact, now=now, jobs=injected,
                           candidates=others[:MAX_LISTED], history=history)
     return Plan(bot=bot, contact=contact, matches=matches, context=context)
@@ -222,20 +227,19 @@ def _apology(agent: Agent, plan: Plan) -> str:
     return f"{APOLOGY}\n\nMeanwhile: {hint}" if hint else APOLOGY
 
 
-def _send(agent: Agent, conversation_id: str, text: str, *, key: str, answered: int) -> None:
+def _send(agent: Agent, conversation_id: str, text: str, *, key: str, answered: int,
+          active_job: str | None = None) -> None:
     if agent.delivery is not None:
         agent.delivery.reply(conversation_id=conversation_id, text=text, key=key)
     agent.conversations.append_reply(conversation_id, Turn(role="assistant", text=text),
-                                     answered=answered)
+                                     answered=answered, active_job=active_job)
 
 
-def _record(agent: Agent, plan: Plan, toolbox: ToolBox, conversation_id: str, *,
+def _record(agent: Agent, plan: Plan, conversation_id: str, *,
             user: str, text: str, now: datetime) -> None:
     jobs: Sequence[Job] = plan.context.jobs
     if jobs:
         agent.stats.record_referenced(job_ids=[j.id for j in jobs],
                                       conversation_id=conversation_id, user=user, at=now)
-        if jobs[0] not in toolbox.completed:
-            agent.conversations.set_active_job(conversation_id, jobs[0].id)
     else:
         agent.stats.record_gap(text=text, conversation_id=conversation_id, user=user, at=now)

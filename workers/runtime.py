@@ -1,4 +1,5 @@
-"""What RQ job functions run with: the agent and a Redis client.
+"""What RQ job functions run with: the agent, a Redis client, and the beats of the
+turns running in this process.
 
 RQ calls job functions with their ids only. The worker's entry point builds
 the runtime once and installs it for the worker's thread before working;
@@ -7,14 +8,81 @@ job functions read it with `current()`. Tests install their own.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
 from bot.turns import Agent
 
+#: How often running work beats, in seconds.
+BEAT_S = 3.0
+
 _runtime: ContextVar[Runtime] = ContextVar("chatjobs_runtime")
+
+
+class Beats:
+    """Keeps the scores (epoch ms) of running work fresh in sorted sets, so others can
+    tell work whose process died (its beats stopped) from work that runs long.
+
+    One thread beats for all the work running in the process, every `every` seconds,
+    in one round trip; it ends when nothing runs, and the next work starts it again.
+    (A thread per piece of work cost more CPU than a short turn's own Redis calls.)
+    """
+
+    def __init__(self, client: redis.Redis, *, every: float = BEAT_S) -> None:
+        self._redis = client
+        self._every = every
+        self._lock = threading.Lock()
+        self._running: Counter[tuple[str, str]] = Counter()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def beating(self, key: str, member: str) -> Iterator[None]:
+        """Add `member` to the sorted set `key`, beat it while the block runs, and
+        remove it after (left to go stale if Redis is unreachable then)."""
+        self._redis.zadd(key, {member: time.time() * 1000})
+        with self._lock:
+            self._running[key, member] += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="chatjobs-beats",
+                                                daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[key, member] -= 1
+                if self._running[key, member] <= 0:
+                    del self._running[key, member]
+            with contextlib.suppress(redis.RedisError):
+                self._redis.zrem(key, member)
+
+    def _beat(self) -> None:
+        try:
+            while True:
+                time.sleep(self._every)
+                with self._lock:
+                    running = list(self._running)
+                    if not running:
+                        self._thread = None
+                        return
+                now = time.time() * 1000
+                # XX: work that ended meanwhile (and was removed) is not brought back.
+                with contextlib.suppress(redis.RedisError), \
+                        self._redis.pipeline(transaction=False) as pipe:
+                    for key, member in running:
+                        pipe.zadd(key, {member: now}, xx=True)
+                    pipe.execute()
+        except BaseException:
+            with self._lock:  # the next work starts a new thread
+                self._thread = None
+            raise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +92,11 @@ class Runtime:
     agent: Agent
     #: Text-mode client for our own keys.
     redis: redis.Redis
+    #: The beats of the work running in this process (on `redis`).
+    beats: Beats = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beats", Beats(self.redis))
 
 
 def install(runtime: Runtime) -> Token[Runtime]:

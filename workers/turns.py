@@ -1,7 +1,7 @@
 """The RQ job that runs a conversation's turns, and the recovery of turns whose worker died.
 
-While a turn runs, a thread beats every `BEAT_S` seconds in a sorted set of
-running turns. A turn whose beats stopped for `STALE_AFTER_S` (its worker
+While a turn runs, it beats every `BEAT_S` seconds in a sorted set of running
+turns (`runtime.Beats`). A turn whose beats stopped for `STALE_AFTER_S` (its worker
 was killed, or lost Redis mid-turn) is queued again by the workers'
 maintenance (`recover_stale_turns`): the new turn answers what is still
 pending, and replies are sent once per key, so nothing is answered twice.
@@ -10,11 +10,8 @@ RQ's own detection of abandoned jobs takes minutes for jobs run in-process.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
-from collections.abc import Iterator
 
 import redis
 from rq import get_current_job
@@ -22,10 +19,10 @@ from rq import get_current_job
 from bot.turns import answer_pending
 from workers import runtime
 from workers.queues import RQTurnQueue, finish_if_idle, release, running_turns
+from workers.runtime import BEAT_S
 
-BEAT_S = 3.0
-#: No beat for this long: the turn's worker is gone.
-STALE_AFTER_S = 12.0
+#: No beat for this long (four beats missed): the turn's worker is gone.
+STALE_AFTER_S = 4 * BEAT_S
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +34,7 @@ def run_turn(conversation_id: str) -> None:
     sent once per key (see `bot.delivery`).
     """
     rt = runtime.current()
-    with _beating(rt.redis, conversation_id):
+    with rt.beats.beating(running_turns(), conversation_id):
         _answer_all(rt, conversation_id)
 
 
@@ -70,28 +67,6 @@ def recover_stale_turns(client: redis.Redis, queue: RQTurnQueue, *,
             recovered.append(cid)
             log.warning("the worker of the turn in %s stopped; queued the turn again", cid)
     return recovered
-
-
-@contextlib.contextmanager
-def _beating(client: redis.Redis, conversation_id: str) -> Iterator[None]:
-    client.zadd(running_turns(), {conversation_id: time.time() * 1000})
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(BEAT_S):
-            with contextlib.suppress(redis.RedisError):
-                client.zadd(running_turns(), {conversation_id: time.time() * 1000}, xx=True)
-
-    beating = threading.Thread(target=beat, name=f"beat-{conversation_id}", daemon=True)
-    beating.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        beating.join(timeout=1)
-        # Without Redis the entry stays, goes stale, and the turn is queued again.
-        with contextlib.suppress(redis.RedisError):
-            client.zrem(running_turns(), conversation_id)
 
 
 def wake() -> None:

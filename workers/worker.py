@@ -13,6 +13,7 @@ of a job starts over once Redis is back instead of exiting.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -57,6 +58,10 @@ def run_worker(*, connection: redis.Redis, rt: runtime.Runtime,
     waits for Redis and starts a new one (the job's turn is recovered as stale).
     """
     runtime.install(rt)
+    # What start-up built (imports, clients, the agent) lives until exit: keep it out
+    # of the garbage collector's full passes, which would otherwise walk it all again
+    # and again while turns run.
+    gc.freeze()
     level = logging.getLevelName(log.getEffectiveLevel())
     while True:
         worker = ChatjobsWorker(list(queues), connection=connection, worker_ttl=WORKER_TTL_S,

@@ -14,9 +14,11 @@ plus numpy for the vectors.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -134,7 +136,17 @@ class FakeOpenAI(LocalServer):
         self._requests: list[RecordedRequest] = []
         self._ids = 0
         self._lock = threading.Condition()
+        #: Client connections kept alive, waiting for their next request.
+        self._connections: set[socket.socket] = set()
 
+    def stop(self) -> None:
+        """Stop at once, and close the connections clients keep alive: no idle handler
+        outlives it, and no request is answered after it."""
+        super().stop()
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            _hang_up(connection)
 
     @property
     def base_url(self) -> str:
@@ -293,12 +305,52 @@ def _words(value: Any) -> int:
     return len(re.findall(r"\w+", json.dumps(value))) if value else 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.0: one request per connection, so no idle keep-alive threads outlive `stop()`."""
+def _hang_up(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
 
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as OpenAI speaks it: the SDK's pool reuses a connection.
+
+    The fake tracks the connections waiting for a request, so `stop()` can close them.
+    """
+
+    protocol_version = "HTTP/1.1"
+    #: The headers and the body are two writes: send each at once (Nagle's algorithm
+    #: would hold the body until the client's delayed ACK, ~40 ms).
+    disable_nagle_algorithm = True
     fake: FakeOpenAI
 
+    def setup(self) -> None:
+        super().setup()
+        self._idle(True)
+
+    def finish(self) -> None:
+        self._idle(False)
+        super().finish()
+
+    def _idle(self, idle: bool) -> None:
+        """Track the connection while it waits for a request; one that starts waiting
+        after `stop()` began is closed here (`stop()` may not have seen it)."""
+        with self.fake._lock:
+            if idle:
+                self.fake._connections.add(self.connection)
+            else:
+                self.fake._connections.discard(self.connection)
+            stopping = self.fake._stopping.is_set()
+        if idle and stopping:
+            _hang_up(self.connection)
+
     def do_GET(self) -> None:
+        self._idle(False)  # `stop()` lets a request in hand finish, as before
+        try:
+            self._answer()
+        finally:
+            if not self.close_connection:
+                self._idle(True)
+
+    def _answer(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw) if raw else None
@@ -310,6 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, payload, headers = self.fake._handle(record)
         except Stopped:
+            self.close_connection = True  # unanswered, as a server going down
             return
         except Exception as exc:  # a bug in `default`/`embed`: surface it, don't retry
             with self.fake._lock:
@@ -326,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except OSError:
-            pass  # the client gave up (its timeout)
+            self.close_connection = True  # the client gave up (its timeout)
 
     do_POST = do_DELETE = do_PUT = do_GET
 
