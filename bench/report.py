@@ -258,10 +258,9 @@ _TURN_REMEDIES = {
     "worker: rank": "the BM25 index and the parsed audience rules kept per library version, "
                     "or candidates narrowed before scoring",
     "worker: prompt": "building the prompt and toolbox once per bot version",
-    "model client": "less work in the SDK call (it transforms every message); part of this "
-                    "part is the benchmark's: the fake model speaks HTTP/1.0, so each request "
-                    "opens a new TCP connection, which the SDK's keep-alive saves against "
-                    "OpenAI",
+    "model client": "less work in the SDK call (building the request, parsing the answer "
+                    "into its types); part of this part is the fake model's, whose server "
+                    "runs on the same cores",
 }
 
 
@@ -483,8 +482,8 @@ def _throughput_why(data: dict[str, Any]) -> str:
         "one pipeline, its writes in one transaction) and less Python per turn (the SDK's "
         "request building and parsing, the matcher, the prompt: the turn-overhead breakdown "
         "above shows where the time goes before the model call). Part of the model call's "
-        "cost is the benchmark's: the fake model speaks HTTP/1.0, so every request opens a "
-        "new TCP connection, which the SDK's keep-alive saves against OpenAI.")
+        "cost is the benchmark's: the fake model's server runs on the same cores, in the "
+        "driver's process.")
 
 
 def scheduler(data: dict[str, Any] | None,
