@@ -7,8 +7,8 @@ words of conversation ("how do I", "can you") are left out, so small talk
 matches nothing. Words that name the same thing are related through the word
 groups of `bot/vocabulary.yaml` ("pw" and "password", "hook up zapier" and
 "integration"): a job earns, for each word of the message, the better of the
-word itself and its group at `RELATED` weight; groups are taken from what a
-job is for (name, trigger, description), not from its instructions.
+word itself and its group at `RELATED` weight; a job's groups are taken
+from its name and trigger only.
 
 A score is what the job earns over what an ideal job would: each word of the
 message is worth its weight (IDF; the group's when only the group is known),
@@ -54,9 +54,10 @@ log = logging.getLogger(__name__)
 
 #: How many times a field's words count toward relevance.
 _WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1), ("instructions", 1))
-#: The same for related words (word groups): not the instructions, whose asides
-#: ("if something breaks, escalate") would relate every job to every group.
-_GROUP_WEIGHTS = (("name", 3), ("trigger", 2), ("description", 1))
+#: The same for related words (word groups): only what the job is for and how people
+#: ask for it. Instructions' asides ("if something breaks, escalate") and a
+#: description's details would relate every job to most groups.
+_GROUP_WEIGHTS = (("name", 3), ("trigger", 2))
 #: Below this normalized score, a job did not match.
 THRESHOLD = 0.2
 #: Cosine similarities mapped to semantic scores 0 and 1.

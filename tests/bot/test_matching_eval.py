@@ -1,16 +1,15 @@
 """The job-matching evaluation: top-1 accuracy and no-match precision over realistic messages.
 
-Three sets of labelled messages over the 12 built-in templates
+Four sets of labelled messages over the 12 built-in templates
 (tests/bot/matching_sets.py), each with per job three plain requests, two
 paraphrases and one or two paraphrases that share no word with their job, and
 20+ messages that fit no job. The figures are printed in the normal pytest
 output, per set and over all of them, for lexical-only matching and for
 lexical + embeddings (the real all-MiniLM-L6-v2, tests/fakes/minilm.py,
-skipped when it is not installed). The first two sets were used to tune the
-matcher; the blind one never was, so its row is what to expect on messages
+skipped when it is not installed). The first three sets were used to tune the
+matcher; the fresh one never was, so its row is what to expect on messages
 nobody tuned for. `python bench/matching_eval.py` prints the same tables,
-every miss and threshold sweeps.
-"""
+every miss and threshold sweeps."""
 
 from __future__ import annotations
 
