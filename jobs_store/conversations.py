@@ -56,6 +56,8 @@ class ConversationStore:
         self._redis = client
         self._max_turns = max_turns
         self._ttl_s = ttl_days * 86_400
+        # Run with EVALSHA (the source is sent once per Redis server).
+        self._append_user = client.register_script(_APPEND_USER)
 
     def append(self, conversation_id: str, turn: Turn) -> None:
         """Add a turn as is, drop the oldest beyond the cap, and push back expiry."""
@@ -86,8 +88,7 @@ class ConversationStore:
             '"seq":0')
         if not sep:
             raise ValueError("a turn's JSON has no seq field")
-        # register_script only hashes the source: EVALSHA, and EVAL once per Redis server.
-        seq, claimed = self._redis.register_script(_APPEND_USER)(
+        seq, claimed = self._append_user(
             keys=[keys.conversation_state(conversation_id),
                   keys.conversation_turns(conversation_id), once_key or "", turn_flag or ""],
             args=[once_ttl_s, flag_ttl_s, head + '"seq":', tail, self._max_turns, self._ttl_s,

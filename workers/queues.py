@@ -87,9 +87,9 @@ class RQTurnQueue:
 
 def finish_if_idle(client: redis.Redis, conversation_id: str) -> bool:
     """Clear the turn flag if every message is answered; else keep it and say so."""
-    done = client.eval(_FINISH_IF_IDLE, 2, keys.conversation_state(conversation_id),
-                       turn_flag(conversation_id), FLAG_TTL_S)
-    return bool(done)
+    finish = client.register_script(_FINISH_IF_IDLE)  # EVALSHA: the source is not resent
+    return bool(finish(keys=[keys.conversation_state(conversation_id),
+                             turn_flag(conversation_id)], args=[FLAG_TTL_S]))
 
 
 def release(client: redis.Redis, conversation_id: str) -> None:
