@@ -4,12 +4,16 @@ Every reply and post carries a key derived from what it answers (the
 conversation and message number, the execution and message index). The key
 is marked in Redis before sending, so a retried turn or a worker that died
 after sending never sends the same thing twice; a send that fails clears the
-mark, so a retry can send it.
+mark, so a retry can send it. When the send failed because Redis went away
+(senders use it too: rate slots, the console outbox), clearing the mark is
+tried again for up to `CLEAR_WITHIN_S`, so a Redis restart or failover does
+not leave a reply marked sent that never was.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 import redis
@@ -21,6 +25,8 @@ from jobs_store import keys
 log = logging.getLogger(__name__)
 
 _SENT_TTL_S = 7 * 86_400
+#: How long a failed send keeps trying to clear its mark while Redis is unreachable.
+CLEAR_WITHIN_S = 30.0
 
 
 class NoSender(ChatjobsError):
@@ -77,6 +83,21 @@ class Delivery:
         try:
             send()
         except BaseException:
-            self._redis.delete(mark)
+            self._clear(mark, key)
             raise
         return True
+
+    def _clear(self, mark: str, key: str) -> None:
+        deadline = time.monotonic() + CLEAR_WITHIN_S
+        pause = 0.1
+        while True:
+            try:
+                self._redis.delete(mark)
+                return
+            except redis.RedisError:
+                if time.monotonic() + pause > deadline:
+                    log.error("could not clear the mark of %s for %.0f s: it will not be"
+                              " sent again", key, CLEAR_WITHIN_S)
+                    return
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)

@@ -16,8 +16,9 @@ it got no 200 for. A `once` task comes due during the outage.
   its answers until Redis is down, so this is certain), the workers start over
   once Redis is back and their turns are recovered as stale.
 - A Redis failure at the wrong moment: a message stored but its turn never
-  queued is queued by the platform's retry; a reply marked sent but never sent
-  is still lost (strict xfail: a known bug).
+  queued is queued by the platform's retry; a reply whose send failed because
+  Redis went away has its sent-mark cleared once Redis is back, so the turn's
+  retry sends it.
 """
 
 from __future__ import annotations
@@ -334,9 +335,6 @@ def test_a_message_stored_just_before_redis_stopped_is_answered_after_the_platfo
     assert chat.outbox() == ["answered: hello"], "no turn was queued for the message"
 
 
-@pytest.mark.xfail(strict=True, reason="Delivery marks a reply sent before sending; if Redis "
-                   "fails in between, the mark cannot be cleared and the turn's retry "
-                   "never sends the reply, yet marks the message answered")
 def test_a_reply_whose_send_met_a_redis_outage_is_sent_by_the_retried_turn(
         own_redis: OwnRedis, own_apps: AppFactory, fake_openai: FakeOpenAI) -> None:
     fake_openai.default = Model()
@@ -344,9 +342,12 @@ def test_a_reply_whose_send_met_a_redis_outage_is_sent_by_the_retried_turn(
     app: App = own_apps.build(fake_openai, senders={"console": sender})
     chat = Chat(app)
     assert chat.say("hello")
+    # Redis stops as the reply is sent (so the send fails) and is back a second later.
+    restart = threading.Timer(1.0, own_redis.start)
+    restart.start()
     with pytest.raises(redis.ConnectionError):
         answer_pending(chat.conversation_id, app.agent)  # the turn dies sending
-    own_redis.start()
+    restart.join()
 
     # RQ's retry of the turn (or the next worker to take it) runs it again.
     assert answer_pending(chat.conversation_id, app.agent) == "answered"
