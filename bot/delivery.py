@@ -13,10 +13,11 @@ not leave a reply marked sent that never was.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from bot.errors import ChatjobsError
 from bot.ports import Sender
@@ -25,8 +26,10 @@ from jobs_store import keys
 log = logging.getLogger(__name__)
 
 _SENT_TTL_S = 7 * 86_400
-#: How long a failed send keeps trying to clear its mark while Redis is unreachable.
+#: How long a failed send keeps trying to clear its mark while Redis is unreachable:
+#: waits of 0.2, 0.4, 0.8, 1.6, then 2 s, 18 tries in all.
 CLEAR_WITHIN_S = 30.0
+_CLEAR_RETRY = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=18)
 
 
 class NoSender(ChatjobsError):
@@ -88,16 +91,8 @@ class Delivery:
         return True
 
     def _clear(self, mark: str, key: str) -> None:
-        deadline = time.monotonic() + CLEAR_WITHIN_S
-        pause = 0.1
-        while True:
-            try:
-                self._redis.delete(mark)
-                return
-            except redis.RedisError:
-                if time.monotonic() + pause > deadline:
-                    log.error("could not clear the mark of %s for %.0f s: it will not be"
-                              " sent again", key, CLEAR_WITHIN_S)
-                    return
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        try:
+            _CLEAR_RETRY.call_with_retry(lambda: self._redis.delete(mark), lambda _: None)
+        except redis.RedisError:
+            log.error("could not clear the mark of %s for about %.0f s: it will not be sent"
+                      " again", key, CLEAR_WITHIN_S)

@@ -28,9 +28,6 @@ from jobs_store.models import now_utc
 log = logging.getLogger(__name__)
 
 _SEEN_TTL_S = 86_400
-#: How long a claimed turn whose job was never queued holds the conversation, when
-#: the platform never delivers the message again; as long as a queued turn's flag.
-_CLAIM_TTL_S = 600
 
 
 class Ingress:
@@ -57,7 +54,7 @@ class Ingress:
                  message_id=message.message_id),
             once_key=keys.seen(message.platform, f"{message.workspace}:{message.message_id}"),
             once_ttl_s=_SEEN_TTL_S,
-            turn_flag=keys.turn_flag(conversation_id), flag_ttl_s=_CLAIM_TTL_S)
+            turn_flag=keys.turn_flag(conversation_id))
         if kept.seq is None:
             # Routine (an @mention in a Slack channel comes as two events): DEBUG.
             log.debug("dropped a second delivery of %s message %s",

@@ -67,7 +67,7 @@ class ConversationStore:
 
     def append_user(self, conversation_id: str, turn: Turn, *,
                     once_key: str | None = None, once_ttl_s: int = 86_400,
-                    turn_flag: str | None = None, flag_ttl_s: int = 600) -> Appended:
+                    turn_flag: str | None = None) -> Appended:
         """Add a user message with the next number; say that number.
 
         With `once_key`, the message is added only if that key is not set, and
@@ -75,7 +75,7 @@ class ConversationStore:
         a crash can never leave a message marked as seen but not added.
 
         With `turn_flag`, the same step claims the conversation's turn (the flag
-        set to `keys.TURN_CLAIMED` for `flag_ttl_s`) unless one is claimed,
+        set to `keys.TURN_CLAIMED` for `keys.TURN_FLAG_TTL_S`) unless one is claimed,
         queued or running; for a second delivery, only if messages are pending,
         and also when the flag is still a claim (its first delivery failed to
         queue the turn). `claimed` says whether the caller must queue a turn.
@@ -91,8 +91,8 @@ class ConversationStore:
         seq, claimed = self._append_user(
             keys=[keys.conversation_state(conversation_id),
                   keys.conversation_turns(conversation_id), once_key or "", turn_flag or ""],
-            args=[once_ttl_s, flag_ttl_s, head + '"seq":', tail, self._max_turns, self._ttl_s,
-                  keys.TURN_CLAIMED])
+            args=[once_ttl_s, keys.TURN_FLAG_TTL_S, head + '"seq":', tail, self._max_turns,
+                  self._ttl_s, keys.TURN_CLAIMED])
         return Appended(seq=int(seq) or None, claimed=bool(claimed))
 
     def append_reply(self, conversation_id: str, turn: Turn, *, answered: int,

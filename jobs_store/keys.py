@@ -196,3 +196,6 @@ def turn_flag(conversation_id: str) -> str:
 TURN_CLAIMED = "claimed"
 #: The turn flag's value once the turn's RQ job is queued.
 TURN_QUEUED = "queued"
+#: The turn flag expires after this long if its turn is lost (a claim never queued,
+#: or Redis lost the queued job), so the conversation is never stuck.
+TURN_FLAG_TTL_S = 600

@@ -28,12 +28,12 @@ from rq.job import Job
 from bot.task_runs import carry_out
 from workers import runtime
 from workers.queues import TASKS
+from workers.runtime import BEAT_S
 
 log = logging.getLogger(__name__)
 
-BEAT_S = 3.0
-#: No beat for this long: the execution's worker is gone.
-STALE_AFTER_S = 12.0
+#: No beat for this long (four beats missed): the execution's worker is gone.
+STALE_AFTER_S = 4 * BEAT_S
 
 
 class RQExecutionQueue:

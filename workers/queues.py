@@ -29,8 +29,6 @@ from jobs_store.keys import PREFIX
 
 TURNS = "turns"
 TASKS = "tasks"
-#: The flag expires if a turn is lost (e.g. Redis lost the queued job).
-FLAG_TTL_S = 600
 #: A turn that fails, or whose worker dies, is tried once more, at once (an
 #: interval would park it in RQ's scheduled registry, which needs a scheduler).
 TURN_RETRY = Retry(max=1)
@@ -53,11 +51,6 @@ def running_turns() -> str:
     return f"{PREFIX}:turns:running"
 
 
-def turn_flag(conversation_id: str) -> str:
-    """Set while a turn is claimed, queued or running for the conversation."""
-    return keys.turn_flag(conversation_id)
-
-
 class RQTurnQueue:
     """Queues turns on the RQ queue `turns` (the `TurnQueue` port)."""
 
@@ -72,16 +65,16 @@ class RQTurnQueue:
         With `claimed`, the caller has claimed the turn already (ingress does, in
         the script that keeps the message): the turn is queued without asking.
         """
-        flag = turn_flag(conversation_id)
+        flag = keys.turn_flag(conversation_id)
         if not claimed and not self._redis.set(flag, keys.TURN_CLAIMED, nx=True,
-                                               ex=FLAG_TTL_S):
+                                               ex=keys.TURN_FLAG_TTL_S):
             return
         with self._redis.pipeline() as pipe:
             # With a pipeline RQ sends its commands at once (else two round trips).
             self._queue.enqueue("workers.turns.run_turn", conversation_id,
                                 retry=TURN_RETRY, job_timeout=TURN_TIMEOUT_S,
                                 description=f"turn {conversation_id}", pipeline=pipe)
-            pipe.set(flag, keys.TURN_QUEUED, ex=FLAG_TTL_S)
+            pipe.set(flag, keys.TURN_QUEUED, ex=keys.TURN_FLAG_TTL_S)
             pipe.execute()
 
 
@@ -89,9 +82,9 @@ def finish_if_idle(client: redis.Redis, conversation_id: str) -> bool:
     """Clear the turn flag if every message is answered; else keep it and say so."""
     finish = client.register_script(_FINISH_IF_IDLE)  # EVALSHA: the source is not resent
     return bool(finish(keys=[keys.conversation_state(conversation_id),
-                             turn_flag(conversation_id)], args=[FLAG_TTL_S]))
+                             keys.turn_flag(conversation_id)], args=[keys.TURN_FLAG_TTL_S]))
 
 
 def release(client: redis.Redis, conversation_id: str) -> None:
     """Clear the turn flag, so the next message queues a turn."""
-    client.delete(turn_flag(conversation_id))
+    client.delete(keys.turn_flag(conversation_id))

@@ -30,10 +30,10 @@ import pytest
 from rq import Worker
 
 from bot.turns import APOLOGY
+from jobs_store.keys import turn_flag
 from tests.fakes.openai_server import FakeOpenAI, Reply, Response, error, hang
 from tests.faults.conftest import Processes, echo_reply, pending_texts, wait_until, worker_env
 from tests.integration.agent_helpers import AppFactory, Chat
-from workers.queues import turn_flag
 
 pytestmark = pytest.mark.slow
 

@@ -27,6 +27,7 @@ import pytest
 from rq import Worker
 from rq.registry import StartedJobRegistry
 
+from jobs_store.keys import TURN_FLAG_TTL_S, turn_flag
 from tests.fakes.openai_server import FakeOpenAI, Reply, Response
 from tests.faults.conftest import (
     Processes,
@@ -37,7 +38,7 @@ from tests.faults.conftest import (
     worker_env,
 )
 from tests.integration.agent_helpers import AppFactory, Chat
-from workers.queues import FLAG_TTL_S, TURNS, turn_flag
+from workers.queues import TURNS
 from workers.worker import MAINTENANCE_INTERVAL_S
 
 pytestmark = pytest.mark.slow
@@ -105,7 +106,7 @@ def test_a_turn_whose_worker_is_killed_is_answered_once_by_the_other_worker(
             raise AssertionError(
                 f"no answer {RECOVERY_BOUND_S:.0f}s after the worker was killed; RQ's "
                 f"started registry expires the turn in {abandoned_in} s, the turn flag in "
-                f"{flag_ttl} s (of {FLAG_TTL_S})\n{processes.logs()[-4000:]}") from None
+                f"{flag_ttl} s (of {TURN_FLAG_TTL_S})\n{processes.logs()[-4000:]}") from None
         recovered_s = time.monotonic() - killed
         replies = chat.outbox()
         texts = answered_texts(replies)

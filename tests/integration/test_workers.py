@@ -25,6 +25,7 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 
 from jobs_store import keys
+from jobs_store.keys import turn_flag
 from jobs_store.tasks import TaskStore
 from tests.fakes.openai_server import FakeOpenAI, Reply, reply, tool_call
 from tests.integration.agent_helpers import (
@@ -36,7 +37,7 @@ from tests.integration.agent_helpers import (
     work,
 )
 from tests.integration.clirunner import CHATJOBS, clean_env
-from workers.queues import TURNS, turn_flag
+from workers.queues import TURNS
 
 
 @pytest.fixture
