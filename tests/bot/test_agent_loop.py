@@ -125,3 +125,24 @@ def test_a_single_slow_model_answer_does_not_hold_the_turn_past_its_time_limit(
     assert took < 1.5, f"the turn took {took:.1f}s with a 0.3s limit"
     assert answer is not None
     assert answer == LIMIT_REPLY or answer.startswith(APOLOGY)
+
+
+@pytest.mark.parametrize("body", [
+    {"choices": []},
+    {"choices": [{"message": {"tool_calls": [{"id": "call_1"}]}}]},  # no function
+    {"error": "not what a chat completion looks like"},
+])
+def test_an_answer_that_is_not_a_chat_completion_gets_the_apology_and_keeps_the_message(
+    apps: AppFactory, fake_openai: FakeOpenAI, body: dict[str, object]
+) -> None:
+    chat = Chat(apps.build(fake_openai, chatjobs_model_retries=0))
+    fake_openai.script(body)
+
+    answer = chat.ask("help me")
+
+    assert answer is not None and answer.startswith(APOLOGY)
+    assert chat.state().received == 1
+    assert chat.state().answered == 0  # still pending: answered with the next message
+    fake_openai.default = lambda body: reply("Here to help.")
+    assert chat.ask("are you back?") == "Here to help."
+    assert chat.state().answered == 2
