@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from redis.client import Pipeline
+
 from bot.agent import run_agent
 from bot.delivery import Delivery
 from bot.llm.base import LLM, ModelError
@@ -86,10 +88,9 @@ class Plan:
 
 def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     """Answer every message of the conversation not answered yet."""
-    state = agent.conversations.state(conversation_id)
+    state, history = agent.conversations.state_and_turns(conversation_id)
     if state.received <= state.answered:
         return "nothing"
-    history = agent.conversations.turns(conversation_id)
     pending = [t for t in history if t.role == "user" and t.seq > state.answered]
     # Messages that came while the last turn ran sit before its reply: the model must
     # see them after it, as what is still to answer.
@@ -144,9 +145,10 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     # The conversation follows the best job until it is completed (`complete_job`).
     follow = jobs[0].id if jobs and jobs[0] not in toolbox.completed else None
     _send(agent, conversation_id, text, key=f"reply:{conversation_id}:{upto}", answered=upto,
-          active_job=follow)
-    _record(agent, plan, conversation_id, user=pending[-1].user,
-            text="\n".join(t.text for t in pending), now=now)
+          active_job=follow,
+          record=lambda pipe: _record(agent, plan, conversation_id, user=pending[-1].user,
+                                      text="\n".join(t.text for t in pending), now=now,
+                                      pipe=pipe))
     log.info("answered %s (%d iterations, %s)", conversation_id, result.iterations, result.stopped)
     return "answered"
 
@@ -228,18 +230,23 @@ def _apology(agent: Agent, plan: Plan) -> str:
 
 
 def _send(agent: Agent, conversation_id: str, text: str, *, key: str, answered: int,
-          active_job: str | None = None) -> None:
+          active_job: str | None = None, record: Callable[[Pipeline], None] | None = None,
+          ) -> None:
+    """Reply once, then keep the reply, what it answered and (`record`) its stats in one
+    transaction."""
     if agent.delivery is not None:
         agent.delivery.reply(conversation_id=conversation_id, text=text, key=key)
     agent.conversations.append_reply(conversation_id, Turn(role="assistant", text=text),
-                                     answered=answered, active_job=active_job)
+                                     answered=answered, active_job=active_job, also=record)
 
 
 def _record(agent: Agent, plan: Plan, conversation_id: str, *,
-            user: str, text: str, now: datetime) -> None:
+            user: str, text: str, now: datetime, pipe: Pipeline) -> None:
     jobs: Sequence[Job] = plan.context.jobs
     if jobs:
         agent.stats.record_referenced(job_ids=[j.id for j in jobs],
-                                      conversation_id=conversation_id, user=user, at=now)
+                                      conversation_id=conversation_id, user=user, at=now,
+                                      pipe=pipe)
     else:
-        agent.stats.record_gap(text=text, conversation_id=conversation_id, user=user, at=now)
+        agent.stats.record_gap(text=text, conversation_id=conversation_id, user=user, at=now,
+                               pipe=pipe)

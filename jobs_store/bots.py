@@ -41,6 +41,7 @@ class BotStore:
         self._redis = client
         self._ws = workspace
         self._clock = clock
+        self._bots: tuple[str, _Bots] | None = None
 
     def ensure_default(self) -> Bot:
         """The default bot, stored on first use (see `_new_default`)."""
@@ -57,11 +58,21 @@ class BotStore:
         return self._transaction(write, self._key(DEFAULT_BOT_ID))
 
     def list(self) -> _Bots:
-        """Every bot, the default first, then by name."""
-        ids = self._redis.hvals(self._names_key)
-        raws = self._redis.mget([self._key(str(i)) for i in ids]) if ids else []
-        bots = [Bot.model_validate_json(raw) for raw in raws if raw]
-        return sorted(bots, key=lambda b: (b.id != DEFAULT_BOT_ID, b.name.lower()))
+        """Every bot, the default first, then by name.
+
+        Every write bumps the bots' revision; while it is unchanged, the bots
+        parsed last time are reused (one GET; a turn reads them every time).
+        """
+        revision = str(self._redis.get(keys.bot_revision(self._ws)) or "0")
+        if self._bots is None or self._bots[0] != revision:
+            ids = self._redis.hvals(self._names_key)
+            raws = self._redis.mget([self._key(str(i)) for i in ids]) if ids else []
+            bots = sorted((Bot.model_validate_json(raw) for raw in raws if raw),
+                          key=lambda b: (b.id != DEFAULT_BOT_ID, b.name.lower()))
+            # A write between the GET and the MGET leaves newer bots under the older
+            # revision: the next call sees the new revision and reads again.
+            self._bots = (revision, bots)
+        return list(self._bots[1])
 
     def get(self, ref: str | None = None) -> Bot:
         """The bot with this id or name (any case); the default bot when `ref` is None."""
@@ -192,6 +203,7 @@ class BotStore:
     def _write(self, pipe: Pipeline, bot: Bot) -> None:
         pipe.hset(self._names_key, bot.name.lower(), bot.id)
         pipe.set(self._key(bot.id), bot.model_dump_json())
+        pipe.incr(keys.bot_revision(self._ws))
 
 
 def _only_bot_fields(fields: Mapping[str, Any]) -> None:

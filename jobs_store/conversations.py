@@ -15,10 +15,13 @@ that execution (no mention needed in a channel).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from jobs_store import keys
 from jobs_store.models import Turn
@@ -96,9 +99,11 @@ class ConversationStore:
         return Appended(seq=int(seq) or None, claimed=bool(claimed))
 
     def append_reply(self, conversation_id: str, turn: Turn, *, answered: int,
-                     active_job: str | None = None) -> None:
+                     active_job: str | None = None,
+                     also: Callable[[Pipeline], None] | None = None) -> None:
         """Add the agent's reply, marking messages up to `answered` as answered, and
-        with `active_job`, set the job the conversation follows (one transaction)."""
+        with `active_job`, set the job the conversation follows; `also` queues more
+        writes (the turn's stats) in the same transaction."""
         state = keys.conversation_state(conversation_id)
         with self._redis.pipeline(transaction=True) as pipe:
             self._push(pipe, conversation_id, turn)
@@ -106,6 +111,8 @@ class ConversationStore:
                 pipe.hset(state, "answered", answered)
             else:
                 pipe.hset(state, mapping={"answered": answered, "active_job": active_job})
+            if also is not None:
+                also(pipe)
             pipe.execute()
 
     def mark_answered(self, conversation_id: str, answered: int) -> None:
@@ -114,12 +121,15 @@ class ConversationStore:
 
     def state(self, conversation_id: str) -> ConversationState:
         """The counters and the job in progress."""
-        raw = self._redis.hgetall(keys.conversation_state(conversation_id))
-        active = raw.get("active_job")
-        return ConversationState(received=int(raw.get("received", 0)),
-                                 answered=int(raw.get("answered", 0)),
-                                 active_job=str(active) if active else None,
-                                 window=_window(*(raw.get(f) for f in _SESSION_FIELDS)))
+        return _state(self._redis.hgetall(keys.conversation_state(conversation_id)))
+
+    def state_and_turns(self, conversation_id: str) -> tuple[ConversationState, list[Turn]]:
+        """`state` and `turns`, read together (one round trip)."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys.conversation_state(conversation_id))
+            pipe.lrange(keys.conversation_turns(conversation_id), 0, -1)
+            raw, raws = pipe.execute()
+        return _state(raw), [Turn.model_validate_json(r) for r in raws]
 
     def set_active_job(self, conversation_id: str, job_id: str | None) -> None:
         """Set (or clear, with None) the job the conversation is following."""
@@ -161,12 +171,20 @@ class ConversationStore:
         raws = self._redis.lrange(keys.conversation_turns(conversation_id), start, -1)
         return [Turn.model_validate_json(raw) for raw in raws]
 
-    def _push(self, pipe: redis.client.Pipeline, conversation_id: str, turn: Turn) -> None:
+    def _push(self, pipe: Pipeline, conversation_id: str, turn: Turn) -> None:
         key = keys.conversation_turns(conversation_id)
         pipe.rpush(key, turn.model_dump_json())
         pipe.ltrim(key, -self._max_turns, -1)
         pipe.expire(key, self._ttl_s)
         pipe.expire(keys.conversation_state(conversation_id), self._ttl_s)
+
+
+def _state(raw: Mapping[Any, Any]) -> ConversationState:
+    active = raw.get("active_job")
+    return ConversationState(received=int(raw.get("received", 0)),
+                             answered=int(raw.get("answered", 0)),
+                             active_job=str(active) if active else None,
+                             window=_window(*(raw.get(f) for f in _SESSION_FIELDS)))
 
 
 def _window(task: object, execution: object, until: object) -> Session | None:

@@ -183,6 +183,8 @@ class JobStore:
             for key, raw in bots.items():
                 if raw:
                     pipe.set(key, _without_job(str(raw), job_id, actor, self._clock()))
+            if any(bots.values()):
+                pipe.incr(keys.bot_revision(self._ws))  # the bots' cached copies are stale
             return current
 
         return self._transaction(write, keys.job(self._ws, job_id), bot_names)

@@ -70,6 +70,11 @@ def bot_names(ws: str) -> str:
     return f"{PREFIX}:{ws}:bots"
 
 
+def bot_revision(ws: str) -> str:
+    """Bumped by every change to a bot, so readers can cache the bots."""
+    return f"{PREFIX}:{ws}:bots:rev"
+
+
 def contact(contact_id: str) -> str:
     """A contact, by `platform:workspace:user`."""
     return f"{PREFIX}:contact:{contact_id}"

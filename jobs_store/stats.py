@@ -4,7 +4,8 @@ The agent turn calls `record_referenced` for the jobs whose instructions it
 injected, the `complete_job` tool calls `record_completed`, and a user message
 that matched no job is kept with `record_gap`. `/jobs stats` and `/jobs gaps`
 read them back. Every write and every read is one round trip (a MULTI/EXEC
-pipeline), so recording costs a turn almost nothing.
+pipeline), so recording costs a turn almost nothing; a turn's records go in the
+transaction that keeps its reply (`pipe=`), which costs no round trip at all.
 
 Its keys (`cj:{ws}:stats:…`) are listed in `jobs_store.keys`.
 
@@ -22,11 +23,13 @@ it back in time (Redis 6.2 or newer; the embedded server is 6.2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import redis
 from pydantic import BaseModel, ConfigDict
+from redis.client import Pipeline
 
 from jobs_store import keys
 from jobs_store.errors import InvalidInput
@@ -101,26 +104,27 @@ class StatsStore:
     # --- writing ------------------------------------------------------------
 
     def record_referenced(
-        self, *, job_ids: Sequence[str], conversation_id: str, user: str, at: datetime
+        self, *, job_ids: Sequence[str], conversation_id: str, user: str, at: datetime,
+        pipe: Pipeline | None = None,
     ) -> None:
         """Count one agent turn that injected these jobs' instructions.
 
         Adds the conversation to each job's chats and the user to its offered
         users, and moves its last use forward to `at`. An empty user (a task
-        posting in a channel) counts the chat only.
+        posting in a channel) counts the chat only. With `pipe`, the commands are
+        queued there for its caller to execute.
         """
         ids = _ids(job_ids)
         if not ids:
             return
         stamp = _epoch_ms(at)
-        with self._redis.pipeline(transaction=True) as pipe:
+        with self._writing(pipe) as pipe:
             for job_id in ids:
                 if conversation_id:
                     pipe.sadd(keys.stats_chats(self._ws, job_id), conversation_id)
                 if user:
                     pipe.sadd(keys.stats_offered(self._ws, job_id), user)
             pipe.zadd(keys.stats_last_used(self._ws), dict.fromkeys(ids, stamp), gt=True)
-            pipe.execute()
 
     def record_completed(
         self, *, job_id: str, user: str, conversation_id: str, summary: str, at: datetime
@@ -148,20 +152,31 @@ class StatsStore:
             pipe.zadd(keys.stats_last_used(self._ws), {job_id: _epoch_ms(at)}, gt=True)
             pipe.execute()
 
-    def record_gap(self, *, text: str, conversation_id: str, user: str, at: datetime) -> None:
+    def record_gap(self, *, text: str, conversation_id: str, user: str, at: datetime,
+                   pipe: Pipeline | None = None) -> None:
         """Keep a message that matched no job (cut to `MAX_GAP_CHARS`).
 
         Only the newest `MAX_GAPS` are kept. Blank messages are not recorded.
+        With `pipe`, as `record_referenced`.
         """
         text = text.strip()[:MAX_GAP_CHARS]
         if not text:
             return
         record = Gap(text=text, conversation_id=conversation_id, user=user, at=_aware(at))
         key = keys.stats_gaps(self._ws)
-        with self._redis.pipeline(transaction=True) as pipe:
+        with self._writing(pipe) as pipe:
             pipe.lpush(key, record.model_dump_json())
             pipe.ltrim(key, 0, MAX_GAPS - 1)
-            pipe.execute()
+
+    @contextlib.contextmanager
+    def _writing(self, pipe: Pipeline | None) -> Iterator[Pipeline]:
+        """The caller's pipeline as is, or a transaction of our own run at the end."""
+        if pipe is not None:
+            yield pipe
+            return
+        with self._redis.pipeline(transaction=True) as own:
+            yield own
+            own.execute()
 
     def forget_job(self, job_id: str) -> None:
         """Delete everything recorded about a job (when the job is deleted)."""

@@ -7,7 +7,7 @@ openai SDK against the fake server; what is checked is what the person sees
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -141,36 +141,24 @@ def test_a_bot_that_claims_the_channel_answers_with_its_persona_model_and_live_j
         "Take a message", "Reset a password"}
 
 
-class ArrivalDuringRead(redis.Redis):
-    """The session's Redis, but `arrive()` runs just before the next read of a conversation."""
-
-    arrive: Callable[[], None] | None = None
-
-    def lrange(self, name: Any, start: int, end: int) -> Any:
-        if self.arrive is not None and str(name).endswith(":turns"):
-            arrive, self.arrive = self.arrive, None
-            arrive()
-        return super().lrange(name, start, end)
-
-
-def test_a_message_arriving_while_the_turn_reads_the_history_is_answered_once(
-    redis_url: str, redis_client: redis.Redis, fake_openai: FakeOpenAI
+def test_a_message_arriving_while_the_model_answers_is_answered_next_once(
+    apps: AppFactory, fake_openai: FakeOpenAI
 ) -> None:
-    # A message that lands between the turn's read of the counters and of the history is
-    # in the prompt: it must be marked answered with it, not answered again next round.
-    client = ArrivalDuringRead.from_url(redis_url, decode_responses=True)
-    factory = AppFactory(redis_url, client)
-    try:
-        fake_openai.default = echo
-        chat = Chat(factory.build(fake_openai))
-        chat.say("first")
-        client.arrive = lambda: chat.say("second") and None
+    # The turn reads the counters and the history together; what lands after that read
+    # is answered by the next round of the same job, once.
+    chat = Chat(apps.build(fake_openai))
+    arrived: list[str] = []
 
-        work(chat.app)
+    def answer(body: dict[str, Any]) -> Reply:
+        if not arrived:
+            arrived.append("second")
+            chat.say("second")
+        return echo(body)
 
-        assert chat.outbox() == ["reply to: second"], "answered together, once"
-        assert len(fake_openai.chat_requests) == 1
-        assert chat.state().answered == chat.state().received == 2
-    finally:
-        factory.close()
-        client.close()
+    fake_openai.default = answer
+    chat.say("first")
+    work(chat.app)
+
+    assert chat.outbox() == ["reply to: first", "reply to: second"]
+    assert len(fake_openai.chat_requests) == 2
+    assert chat.state().answered == chat.state().received == 2

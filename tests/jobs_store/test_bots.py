@@ -283,3 +283,30 @@ def test_a_stale_bot_edit_is_refused_naming_who_and_when(
     assert bots.get().persona == "Bob's persona"
     assert bots.update(None, {"persona": "Ana's persona"}, actor="ana",
                        expected_version=2).version == 3
+
+
+# --- what other processes see ---------------------------------------------------
+
+
+def test_a_bot_change_made_elsewhere_shows_in_the_next_list(
+    redis_client: redis.Redis, jobs: JobStore
+) -> None:
+    """Another process's store (a worker's) reuses what it read until a bot changes."""
+    admin, worker = BotStore(redis_client), BotStore(redis_client)
+    job = make_jobs(jobs, 1)[0]
+    admin.ensure_default()
+    assert [b.name for b in worker.list()] == ["chatjobs"]
+
+    admin.create({"name": "Front desk", "channels": ("C1",)}, actor="ana")
+    assert [b.name for b in worker.list()] == ["chatjobs", "Front desk"]
+
+    admin.attach("Front desk", job, actor="ana")
+    admin.publish("Front desk", actor="ana")
+    assert worker.list()[1].live_jobs == (job.id,)
+
+    admin.update("Front desk", {"name": "Help desk"}, actor="ana")
+    assert [b.name for b in worker.list()] == ["chatjobs", "Help desk"]
+
+    jobs.delete(job.id, actor="ana")  # detached from every bot
+    assert worker.list()[1].live_jobs == ()
+    assert worker.list()[1].draft_jobs == ()
