@@ -15,10 +15,14 @@ the network peers:
   OpenAI server (`tests/fakes/openai_server.py`, in this process) answering at once.
   Messages go in through `Ingress.accept` (as every adapter hands them over) from
   `--conversations` console conversations, each its own user, `--messages` each, in a
-  closed loop: a conversation's next message goes when its reply is on its console
-  outbox, so every message is one turn and the queue never runs dry. Driver threads
-  wait on the outboxes with one BLPOP over many keys. turns/s = replies / (first
-  message accepted → last reply read).
+  closed loop: a conversation's next message goes `THINK_S` after its reply is on its
+  console outbox (a person reads, then writes again), so every message is one turn,
+  every turn its own RQ job, and the queue never runs dry. Driver threads wait on the
+  outboxes with one BLPOP over many keys. turns/s = replies / (first message accepted
+  → last reply read). The same load **back to back** (the next message at once) is
+  measured too, for context: a message that comes while its conversation's turn is
+  finishing is answered by the same RQ job, so fewer jobs carry the turns (each row
+  says how many turns per job).
 - **baseline**: `--noop` jobs of a top-level no-op function, enqueued at once (one
   pipeline) on a queue of their own, worked by `--workers` processes of
   `rq worker --worker-class rq.SimpleWorker` (RQ's own command, logging at WARNING and
@@ -46,6 +50,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
+import heapq
 import itertools
 import math
 import re
@@ -116,6 +123,9 @@ DEFAULT_EVENTS = 500
 TARGET_RATIO = 0.5
 #: Threads feeding the conversations (each waits on its share of the outboxes).
 DRIVERS = 4
+#: How long a conversation waits after a reply before its next message (s): long enough
+#: that its turn's RQ job has ended, so each turn is a job of its own, as when people chat.
+THINK_S = 0.1
 #: Signed events in flight at once against `chatjobs serve`.
 EVENT_CONCURRENCY = 50
 #: How long processes sit before their idle memory is read (imports done, first ticks).
@@ -152,6 +162,12 @@ class Load:
     #: No-op runs: the `rq worker` processes' resident MB once registered and idle (the
     #: memory baseline: RQ and the same worker class without chatjobs).
     idle_mb: float = math.nan
+    #: RQ jobs that carried the items (turns: a job answers what came while it ran).
+    rq_jobs: int = 0
+
+    @property
+    def per_job(self) -> float:
+        return self.items / self.rq_jobs if self.rq_jobs else math.nan
 
     @property
     def per_s(self) -> float:
@@ -169,6 +185,10 @@ class TurnChecks:
     extra: int = 0
     other_text: int = 0
     model_calls: int = 0
+
+    def __add__(self, other: TurnChecks) -> TurnChecks:
+        return TurnChecks(*(a + b for a, b in zip(dataclasses.astuple(self),
+                                                  dataclasses.astuple(other), strict=True)))
 
 
 @dataclass
@@ -212,6 +232,8 @@ class Report:
     settings: dict[str, Any]
     rtt: Stats
     turns: Load
+    #: The same conversations back to back (no pause): context for `turns`.
+    burst: Load
     noop_before: Load
     noop_after: Load
     checks: TurnChecks
@@ -459,9 +481,45 @@ class Conversation:
         return self.message("").conversation_id
 
 
+class Later:
+    """Runs calls when they are due, in order, on a thread of its own (so the drivers'
+    BLPOPs are not cut short to send on time)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="later", daemon=True)
+        self._thread.start()
+
+    def at(self, when: float, call: Callable[[], None]) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (when, next(self._order), call))
+            self._changed.notify()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                if self._stopped:
+                    return
+                if not self._due or self._due[0][0] > time.monotonic():
+                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                    continue
+                call = heapq.heappop(self._due)[2]
+            call()
+
+
 def drive(app: App, conversations: Sequence[Conversation], *, messages: int,
-          texts: Sequence[str], deadline: float) -> None:
-    """Feed `conversations` in a closed loop: each one's next message when its reply came."""
+          texts: Sequence[str], deadline: float, later: Later | None) -> None:
+    """Feed `conversations` in a closed loop: each one's next message when its reply came,
+    or with `later`, `THINK_S` after."""
     def send(conv: Conversation) -> None:
         message = conv.message(texts[(conv.index * messages + len(conv.sent)) % len(texts)])
         contact = Contact(platform="console", workspace=WORKSPACE, user=conv.user,
@@ -480,48 +538,59 @@ def drive(app: App, conversations: Sequence[Conversation], *, messages: int,
         key, text = str(found[0]), str(found[1])
         conv = waiting[key]
         conv.replies.append((time.monotonic(), text))
-        if len(conv.sent) < messages:
-            send(conv)
-        else:
+        if len(conv.sent) >= messages:
             del waiting[key]
+        elif later is not None:
+            later.at(time.monotonic() + THINK_S, functools.partial(send, conv))
+        else:
+            send(conv)
 
 
 def run_conversations(app: App, *, count: int, messages: int, tag: str,
-                      timeout: float) -> list[Conversation]:
+                      timeout: float, think: bool) -> list[Conversation]:
     """`count` conversations of `messages` messages, fed by `DRIVERS` threads; returns them
     once every reply came (or at the timeout)."""
     conversations = [Conversation(i, tag) for i in range(count)]
     texts = [case.text for case in CASES]
     deadline = time.monotonic() + timeout
+    later = Later() if think else None
     threads = [threading.Thread(target=drive, args=(app, conversations[k::DRIVERS]),
                                 kwargs={"messages": messages, "texts": texts,
-                                        "deadline": deadline},
+                                        "deadline": deadline, "later": later},
                                 name=f"driver-{k}", daemon=True)
                for k in range(min(DRIVERS, count))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout + 5)
+    if later is not None:
+        later.stop()
     return conversations
 
 
 def measure_turns(app: App, fake: FakeOpenAI, workers: Sequence[Proc], *, conversations: int,
-                  messages: int, say: Callable[[str], None]) -> tuple[Load, TurnChecks]:
+                  messages: int, think: bool, label: str,
+                  say: Callable[[str], None]) -> tuple[Load, TurnChecks]:
     """The closed-loop load on the running workers, after a warm-up."""
     per_worker = max(2, min(10, conversations // max(len(workers), 1)))
-    run_conversations(app, count=per_worker * len(workers), messages=2, tag="warm",
-                      timeout=120)
+    tag = "think" if think else "burst"
+    run_conversations(app, count=per_worker * len(workers), messages=2, tag=f"warm-{tag}",
+                      timeout=120, think=think)
+    time.sleep(0.5)  # the warm-up's last jobs end after their replies
     calls = len(fake.chat_requests)
+    finished = FinishedJobRegistry(name=TURNS, connection=app.rq_client)
+    jobs_before = finished.count
     counters = Counters(app.client, workers)
-    done = run_conversations(app, count=conversations, messages=messages, tag="load",
-                             timeout=120 + conversations * messages * 0.5)
+    done = run_conversations(app, count=conversations, messages=messages, tag=f"load-{tag}",
+                             timeout=120 + conversations * messages * 0.5, think=think)
     replies = [at for conv in done for at, _ in conv.replies]
     first = min(t for conv in done for t in conv.sent[:1])
     seconds = (max(replies) - first) if replies else math.nan
     latency = Stats.of((reply - sent) * 1000 for conv in done
                        for sent, (reply, _) in zip(conv.sent, conv.replies, strict=False))
-    load = counters.load("turns, end to end", len(replies), seconds, latency)
+    load = counters.load(label, len(replies), seconds, latency)
     time.sleep(0.5)  # a second reply would be on its outbox by now
+    load.rq_jobs = finished.count - jobs_before
     checks = TurnChecks(conversations=len(done),
                         model_calls=len(fake.chat_requests) - calls)
     with app.client.pipeline(transaction=False) as pipe:
@@ -535,7 +604,8 @@ def measure_turns(app: App, fake: FakeOpenAI, workers: Sequence[Proc], *, conver
         checks.missing += max(messages - got, 0)
         checks.extra += more
         checks.other_text += sum(text != MODEL_REPLY for _, text in conv.replies)
-    say(f"  {load.items:,} turns in {load.seconds:.1f} s: {load.per_s:,.1f} per s")
+    say(f"  {load.items:,} turns in {load.seconds:.1f} s: {load.per_s:,.1f} per s, "
+        f"{load.per_job:.2f} per RQ job")
     return load, checks
 
 
@@ -633,7 +703,8 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
     info = machine(url)
     settings = {"conversations": conversations, "messages": messages, "workers": workers,
                 "noop": noop, "jobs": jobs, "tasks": tasks, "events": events,
-                "drivers": DRIVERS, "event_concurrency": EVENT_CONCURRENCY, "settle_s": settle}
+                "drivers": DRIVERS, "think_s": THINK_S, "event_concurrency": EVENT_CONCURRENCY,
+                "settle_s": settle}
     with (tempfile.TemporaryDirectory() as tmp_dir, deep_backlog(),
           FakeOpenAI(default=model_answer(MODEL_REPLY)) as model,
           FakeSlackAPI(bot_token=BOT_TOKEN) as slack,
@@ -664,9 +735,16 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
             time.sleep(settle)
             chatjobs_procs = [*workers_, scheduler, serve]
             memory = [Memory(p.name, p.pid, process_memory(p.pid)[0]) for p in chatjobs_procs]
-            say(f"turns: {conversations} conversations × {messages} messages…")
+            say(f"turns: {conversations} conversations × {messages} messages, "
+                f"{THINK_S * 1000:.0f} ms between a reply and the next message…")
             turns, checks = measure_turns(app, model, workers_, conversations=conversations,
-                                          messages=messages, say=say)
+                                          messages=messages, think=True,
+                                          label="turns, end to end", say=say)
+            say("the same, back to back…")
+            burst, burst_checks = measure_turns(
+                app, model, workers_, conversations=conversations, messages=messages,
+                think=False, label="turns, back to back", say=say)
+            checks = checks + burst_checks
             task_load = None
             if tasks:
                 say(f"tasks: {tasks:,} due at once…")
@@ -688,7 +766,8 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
                 app.client.flushdb()
         errors = [repr(e) for e in [*model.errors, *slack.errors]]
     info["load"] += f" at start, {load()} at the end"
-    return Report(machine=info, settings=settings, rtt=rtt, turns=turns, noop_before=before,
+    return Report(machine=info, settings=settings, rtt=rtt, turns=turns, burst=burst,
+                  noop_before=before,
                   noop_after=after, checks=checks, tasks=task_load, serve=serve_load,
                   memory=memory, fake_errors=errors)
 
@@ -702,22 +781,26 @@ def format_report(report: Report) -> str:
         f"machine: {m['cores']} cores ({m['cpu']}), Python {m['python']}, Redis {m['redis']},"
         f" rq {m['rq']}; load average {m['load']}",
         f"turns: {s['conversations']} console conversations × {s['messages']} messages through"
-        f" Ingress.accept, closed loop ({s['drivers']} driver threads); {s['workers']}"
+        f" Ingress.accept, closed loop ({s['drivers']} driver threads), the next message"
+        f" {s['think_s'] * 1000:.0f} ms after a reply (back to back: at once); {s['workers']}"
         f" `chatjobs worker` processes; the fake model answers at once; {s['jobs']} jobs in"
         " the library",
         f"baseline: {s['noop']:,} no-op jobs enqueued at once, {s['workers']} `rq worker"
         " --worker-class rq.SimpleWorker` processes, same Redis; before and after the turns",
         f"Redis PING: p50 {report.rtt.p50:.3f} ms, p99 {report.rtt.p99:.3f} ms",
         "",
-        f"{'':<22} | {'items':>6} | {'per s':>8} | {'span s':>6} | {'CPU ms per item:':>16}"
-        f" {'':>5} {'':>5} | {'Redis':>6} | {'busy':>4} | {'item p50/p99 ms':>17}",
-        f"{'':<22} | {'':>6} | {'':>8} | {'':>6} | {'workers':>7} {'Redis':>6} {'bench':>6}"
-        f"   | {'cmds':>6} | {'':>4} |",
-        "-" * 112,
+        f"{'':<22} | {'items':>6} | {'per s':>8} | {'per':>5} | {'span s':>6} |"
+        f" {'CPU ms per item:':>16} {'':>5} {'':>5} | {'Redis':>6} | {'busy':>4} |"
+        f" {'item p50/p99 ms':>17}",
+        f"{'':<22} | {'':>6} | {'':>8} | {'job':>5} | {'':>6} | {'workers':>7} {'Redis':>6}"
+        f" {'bench':>6}   | {'cmds':>6} | {'':>4} |",
+        "-" * 120,
     ]
-    for row in (report.turns, report.noop_before, report.noop_after):
+    for row in (report.turns, report.burst, report.noop_before, report.noop_after):
+        per_job = f"{row.per_job:>5.2f}" if row.rq_jobs else f"{1:>5.2f}"
         lines.append(
-            f"{row.label:<22} | {row.items:>6,} | {row.per_s:>8,.1f} | {row.seconds:>6.2f} |"
+            f"{row.label:<22} | {row.items:>6,} | {row.per_s:>8,.1f} | {per_job} |"
+            f" {row.seconds:>6.2f} |"
             f" {row.worker_cpu_ms:>7.2f} {row.redis_cpu_ms:>6.2f} {row.bench_cpu_ms:>6.2f}"
             f"   | {row.commands:>6.1f} | {row.busy:>3.0f}% |"
             f" {row.latency.p50:>8.1f}/{row.latency.p99:<8.1f}")
@@ -735,13 +818,16 @@ def format_report(report: Report) -> str:
         f" {turns.redis_cpu_ms:.2f} ms of Redis CPU"
         f" (×{_ratio(turns.redis_cpu_ms, noop.redis_cpu_ms)}) and {turns.commands:.0f} Redis"
         f" commands (×{_ratio(turns.commands, noop.commands)})",
+        f"back to back: {report.burst.per_s:,.1f} turns/s, {report.burst.per_job:.2f} turns per"
+        f" RQ job (ratio {report.burst.per_s / report.noop_per_s:.3f}: context only)",
     ]
     c = report.checks
     lines.append(
         f"checks: {c.exact} of {c.conversations} conversations got exactly one reply per"
         f" message, the model's; {c.missing} replies missing, {c.extra} extra, {c.other_text}"
-        f" with other text; {c.model_calls:,} model calls for {turns.items:,} turns")
-    if c.exact != c.conversations or c.model_calls != turns.items:
+        f" with other text; {c.model_calls:,} model calls for"
+        f" {turns.items + report.burst.items:,} turns (both loads)")
+    if c.exact != c.conversations or c.model_calls != turns.items + report.burst.items:
         lines.append("!!! not every message got exactly one reply from one model call")
     if report.tasks is not None:
         t = report.tasks
@@ -781,8 +867,9 @@ def _ratio(a: float, b: float) -> str:
 def figures(report: Report) -> dict[str, Any]:
     """The report as JSON, with the rates and the ratio (for bench/run)."""
     data = jsonable(report)
-    for name in ("turns", "noop_before", "noop_after"):
+    for name in ("turns", "burst", "noop_before", "noop_after"):
         data[name]["per_s"] = getattr(report, name).per_s
+        data[name]["per_job"] = getattr(report, name).per_job
     return jsonable(data | {"noop_per_s": report.noop_per_s, "ratio": report.ratio,
                             "target_ratio": TARGET_RATIO})
 
