@@ -503,7 +503,20 @@ def _throughput_why(data: dict[str, Any]) -> str:
         "openai SDK's HTTP stack builds and parses each request in Python: the "
         "turn-overhead breakdown above shows its share), then our Redis round trips (about "
         "eleven per turn besides RQ's) and the matcher. Part of the cost counted here is "
-        "the benchmark's: the fake model's server and the driver run on the same cores.")
+        "the benchmark's: the fake model's server and the driver run on the same cores."
+        + _shared_jobs(data))
+
+
+def _shared_jobs(data: dict[str, Any]) -> str:
+    """What RQ jobs that carry several turns did (the back-to-back row)."""
+    burst = data.get("burst")
+    if not burst or not burst.get("rq_jobs") or not data.get("noop_per_s"):
+        return ""
+    return (f" The other way there: RQ jobs that carry more than one turn. Back to back, "
+            f"{num(burst.get('per_job'), 2)} turns shared each job and the ratio was "
+            f"{over(burst['per_s'], data['noop_per_s'], 3)}; a worker that went on to the "
+            "next conversation whose turn is ready, without a job of RQ's for each, would "
+            "share RQ's bookkeeping the same way while people pause between messages.")
 
 
 def scheduler(data: dict[str, Any] | None,

@@ -18,8 +18,10 @@ and for each task due:
 3. it queues the claimed runs on the RQ queue `tasks` under their ids, in one
    round trip, the moment they are due. Runs due within `LOOKAHEAD_S` are
    claimed ahead (claiming is most of the work), so thousands of runs due in
-   the same second are queued together on time; the lost-job sweep queues a
-   run claimed ahead by a scheduler that stopped, 30 s later.
+   the same second are queued together on time. A scheduler asked to stop
+   first queues the runs it claimed ahead, each at its due time (at most
+   `LOOKAHEAD_S` away); the lost-job sweep queues those of a scheduler that
+   was killed, 30 s later.
 
 rq-scheduler and RQ's own scheduler are not used for this: they store due
 times as whole seconds (so a run can start up to a second early) and poll
@@ -83,18 +85,38 @@ class TaskScheduler:
         self._claimed: list[tuple[datetime, str, float]] = []
 
     def run(self, *, stop: threading.Event) -> None:
-        """Tick until `stop` is set; Redis outages are waited out."""
+        """Tick until `stop` is set (or SIGTERM unwinds it); Redis outages are waited
+        out. Before it returns, the runs claimed ahead are queued at their due time."""
         log.info("scheduler started")
-        while not stop.is_set():
-            try:
-                self.tick()
-                self.sweep()
-                pause = self._until_next_due()
-            except redis.RedisError as exc:
-                log.warning("scheduler cannot reach Redis (%s); retrying in 1 s", exc)
-                pause = TICK_S
-            stop.wait(pause)
-        log.info("scheduler stopped")
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                    self.sweep()
+                    pause = self._until_next_due()
+                except redis.RedisError as exc:
+                    log.warning("scheduler cannot reach Redis (%s); retrying in 1 s", exc)
+                    pause = TICK_S
+                stop.wait(pause)
+        finally:
+            self._queue_claimed()
+            log.info("scheduler stopped")
+
+    def _queue_claimed(self) -> None:
+        """Queue every run claimed ahead, none before its due time; what Redis refuses
+        is left to the lost-job sweep of the other schedulers."""
+        deadline = time.monotonic() + LOOKAHEAD_S + TICK_S  # even if the clock stands still
+        try:
+            while self._claimed and time.monotonic() < deadline:
+                first = min(due for due, _, _ in self._claimed)
+                wait = (first - self._clock()).total_seconds()
+                time.sleep(min(max(wait, 0.0), max(deadline - time.monotonic(), 0.0)))
+                self._queue_due(self._clock())
+        except redis.RedisError as exc:
+            log.warning("could not queue %d runs claimed ahead (%s)", len(self._claimed), exc)
+        if self._claimed:
+            log.warning("%d runs claimed ahead are left to the other schedulers' sweep "
+                        "(within %.0f s)", len(self._claimed), REQUEUE_AFTER_S)
 
     def tick(self) -> int:
         """Queue every run due now, and claim those due within `LOOKAHEAD_S`; the number

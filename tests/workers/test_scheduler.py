@@ -16,7 +16,7 @@ from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 from tests.helpers import Clock
 from tests.integration.agent_helpers import AppFactory, Chat, admin, work
 from workers.queues import TASKS, TURNS
-from workers.scheduler import TaskScheduler
+from workers.scheduler import LOOKAHEAD_S, TaskScheduler
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -216,3 +216,29 @@ def test_a_follow_up_the_agent_promised_is_sent_once_at_its_time(
     assert ana.next_reply(timeout=0.2) is None
     [run] = runs(app, task.id)
     assert (run.status, run.outcome, run.messages) == ("succeeded", "asked", 1)
+
+
+def test_a_stopped_scheduler_queues_the_runs_it_claimed_ahead_at_their_due_time(
+        apps: AppFactory) -> None:
+    # With the real clock: a run due in a second is claimed ahead by the first tick,
+    # and the scheduler is told to stop before it is due.
+    app = apps.build()
+    # 0.5–1.5 s away, on a whole second (as `once` takes it): within the look-ahead.
+    due = (datetime.now(UTC) + timedelta(seconds=0.5)).replace(microsecond=0)
+    due += timedelta(seconds=1)
+    assert (due - datetime.now(UTC)).total_seconds() < LOOKAHEAD_S
+    task_id = create(app, "Soon", schedule=f"once {due.isoformat()}")
+    made = build_scheduler(app)
+    made.tick()
+    assert queued(app) == []  # claimed, not queued: it is not due yet
+
+    stop = threading.Event()
+    stop.set()
+    made.run(stop=stop)
+
+    [run] = runs(app, task_id)
+    [job_id] = queued(app)
+    assert job_id == run.id
+    job = Queue(TASKS, connection=app.rq_client).fetch_job(job_id)
+    assert job is not None and job.enqueued_at is not None
+    assert job.enqueued_at.replace(tzinfo=UTC) >= due  # never before its time
