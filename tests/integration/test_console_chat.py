@@ -6,6 +6,7 @@ import contextlib
 import re
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -112,8 +113,22 @@ def test_a_cli_call_joins_the_chats_server_and_leaves_it_running(cli: Cli) -> No
     cli.assert_no_server("after the chat quit")
 
 
+@pytest.fixture
+def sigint_default() -> Iterator[None]:
+    """A shell starts background jobs with SIGINT ignored, a child inherits that, and
+    Python leaves an ignored SIGINT alone. Catch it here meanwhile, so the chat starts
+    with the default disposition, as from a terminal."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
                          ids=["SIGTERM", "SIGINT"])
+@pytest.mark.usefixtures("sigint_default")
 def test_a_signal_ends_the_chat_cleanly_and_keeps_the_data(
     cli: Cli, signum: signal.Signals, status: int
 ) -> None:
