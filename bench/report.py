@@ -512,7 +512,7 @@ def _shared_jobs(data: dict[str, Any]) -> str:
     burst = data.get("burst")
     if not burst or not burst.get("rq_jobs") or not data.get("noop_per_s"):
         return ""
-    return (f" The other way there: RQ jobs that carry more than one turn. Back to back, "
+    return (f" The other lever: RQ jobs that carry more than one turn. Back to back, "
             f"{num(burst.get('per_job'), 2)} turns shared each job and the ratio was "
             f"{over(burst['per_s'], data['noop_per_s'], 3)}; a worker that went on to the "
             "next conversation whose turn is ready, without a job of RQ's for each, would "
