@@ -350,6 +350,7 @@ def _ack_why(data: dict[str, Any], target: dict[str, Any]) -> str:
     base = _phase(data, "baseline", 1, conc)
     two = _phase(data, "slack", 2, conc)
     paused = _phase(data, "slack", 1, conc, "paused")
+    niced = _phase(data, "slack", 1, conc, "niced")
     thawed = _phase(data, "slack", 1, conc, "no_freeze")
     parts = sorted((p for p in data.get("breakdown") or [] if p["indent"] == 0
                     and not p["name"].startswith("total") and p["cpu"]["mean"] is not None),
@@ -383,6 +384,9 @@ def _ack_why(data: dict[str, Any], target: dict[str, Any]) -> str:
     if paused is not None:
         said.append(f"With the worker process paused during its bursts the p99 is "
                     f"{num(paused['latency']['p99'])} ms: the co-located workers' share.")
+    if niced is not None:
+        said.append(f"With the worker at nice 10 (`nice -n 10 chatjobs worker`) it is "
+                    f"{num(niced['latency']['p99'])} ms.")
     if thawed is not None:
         said.append(f"(Without serve's gc.freeze() the p99 is "
                     f"{num(thawed['latency']['p99'])} ms.)")
