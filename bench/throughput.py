@@ -490,6 +490,8 @@ class Later:
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._stopped = False
+        #: The first call that raised: no more calls are made, and the drivers stop.
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="later", daemon=True)
         self._thread.start()
 
@@ -513,7 +515,11 @@ class Later:
                     self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
                     continue
                 call = heapq.heappop(self._due)[2]
-            call()
+            try:
+                call()
+            except Exception as exc:  # e.g. Redis gone: stop the load instead of hanging
+                self.error = exc
+                return
 
 
 def drive(app: App, conversations: Sequence[Conversation], *, messages: int,
@@ -531,7 +537,7 @@ def drive(app: App, conversations: Sequence[Conversation], *, messages: int,
     for conv in conversations:
         send(conv)
         waiting[outbox(conv.id)] = conv
-    while waiting and time.monotonic() < deadline:
+    while waiting and time.monotonic() < deadline and (later is None or later.error is None):
         found = app.client.blpop(list(waiting), timeout=1)
         if found is None:
             continue
@@ -565,6 +571,8 @@ def run_conversations(app: App, *, count: int, messages: int, tag: str,
         thread.join(timeout + 5)
     if later is not None:
         later.stop()
+        if later.error is not None:
+            raise RuntimeError(f"sending a message failed: {later.error!r}") from later.error
     return conversations
 
 
