@@ -30,7 +30,9 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -173,10 +175,11 @@ class EmbeddedRedis:
         log.info("starting embedded redis in %s", self.data_dir)
         # Its own session: Ctrl-C in the terminal must not reach a server that
         # other chatjobs processes may still be using.
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        with _signals_deferred():
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not self._responds():
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -209,6 +212,33 @@ class EmbeddedRedis:
             return int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then handle them as usual.
+
+    A signal that raises inside `Popen` (after the fork, before it returns) would
+    leave a server running without the handle that stops it. Python handlers run
+    in the main thread only, so elsewhere (and for a signal whose handler is not
+    Python's) nothing is deferred.
+    """
+    names = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in names}
+    held = [signum for signum, handler in previous.items() if handler is not None]
+    caught: list[int] = []
+    for signum in held:
+        signal.signal(signum, lambda got, frame: caught.append(got))
+    try:
+        yield
+    finally:
+        for signum in held:
+            signal.signal(signum, previous[signum])
+        for received in caught:
+            signal.raise_signal(received)
 
 
 def _wait_gone(pid: int) -> None:

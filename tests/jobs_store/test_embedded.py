@@ -23,7 +23,7 @@ import redis
 from config.settings import load_settings
 from jobs_store import BotStore, JobStore
 from jobs_store.connection import connect, redis_url
-from jobs_store.embedded import EmbeddedRedis, socket_path
+from jobs_store.embedded import EmbeddedRedis, _signals_deferred, socket_path
 from jobs_store.errors import StoreUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,3 +333,26 @@ def test_a_server_killed_with_its_user_leaves_a_stale_socket_that_is_replaced(
     with pytest.raises(ProcessLookupError):
         os.kill(new_pid, 0)
     assert servers_of(data_dir) == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_signal_while_the_server_process_is_being_created_is_handled_after() -> None:
+    # SIGTERM inside `Popen` (after the fork, before it returns) must not raise there, or
+    # the server would run on without the handle that stops it: it waits for the block.
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    steps: list[str] = []
+    try:
+        with pytest.raises(Interrupted), _signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # a raising handler would have run by now
+            steps.append("the block ran to its end")
+        assert steps == ["the block ran to its end"]
+        assert signal.getsignal(signal.SIGTERM) is interrupt  # as it was
+    finally:
+        signal.signal(signal.SIGTERM, previous)
