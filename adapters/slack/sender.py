@@ -18,7 +18,9 @@
   (`slack:{team}:{D…}:`); the DM channel is cached (`cj:slack:dm:{team}:{user}`,
   30 days: a user's DM channel with the app does not change).
 - `working` shows the assistant thread status ("is thinking…") where Slack
-  allows it, else an :eyes: reaction on the message; it never raises.
+  allows it, else an :eyes: reaction on the message; it never raises, and a
+  429 on it is not retried (reactions are rate-limited per workspace: waiting
+  them out would hold the reply).
 """
 
 from __future__ import annotations
@@ -137,6 +139,12 @@ class SlackSender:
                  max_chars: int = mrkdwn.MAX_CHARS,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._web = client
+        # The working state is best effort: a 429 on it is not waited out (the same
+        # client's rate-limit retries would hold the turn for Retry-After, again and
+        # again, before the model is even asked).
+        self._best_effort = WebClient(token=client.token, base_url=client.base_url,
+                                      timeout=client.timeout, headers=client.headers,
+                                      retry_handlers=[ConnectionErrorRetryHandler()])
         self._redis = redis
         self._gap_ms = int(gap_s * 1000)
         self._max_chars = max_chars
@@ -251,7 +259,7 @@ class SlackSender:
             if self._status_ok and thread and self._set_status(channel, thread, STATUS_TEXT):
                 self._redis.set(shown, "status", ex=_WORKING_TTL_S)
                 return
-            self._react(self._web.reactions_add, message_channel, ts, "already_reacted")
+            self._react(self._best_effort.reactions_add, message_channel, ts, "already_reacted")
             self._redis.set(shown, "reaction", ex=_WORKING_TTL_S)
             return
         how = self._redis.get(shown)
@@ -260,13 +268,13 @@ class SlackSender:
         if how == "status":
             self._set_status(channel, thread, "")
         elif how == "reaction":
-            self._react(self._web.reactions_remove, message_channel, ts, "no_reaction")
+            self._react(self._best_effort.reactions_remove, message_channel, ts, "no_reaction")
 
     def _set_status(self, channel: str, thread_ts: str, status: str) -> bool:
         """assistant.threads.setStatus; False (and remembered) when not for this app."""
         try:
-            self._web.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts,
-                                                  status=status)
+            self._best_effort.assistant_threads_setStatus(channel_id=channel,
+                                                          thread_ts=thread_ts, status=status)
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
             if error in _NO_STATUS or exc.response.status_code == 404:

@@ -277,3 +277,22 @@ def test_direct_when_slack_cannot_be_reached_names_the_user(redis_client: redis.
     with pytest.raises(SlackSendError, match=r"could not reach Slack.*user U7") as failed:
         slack.direct(workspace="T1", user="U7")
     assert BOT_TOKEN not in str(failed.value)
+
+
+def test_a_rate_limited_working_state_is_given_up_at_once_and_the_reply_still_goes(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    # Reactions are rate-limited per workspace (about 50 a minute): waiting out each 429
+    # would hold the turn before the model is even asked.
+    slack = sender(fake_slack, redis_client)
+    fake_slack.always("reactions.add", rate_limited(retry_after=1))
+    fake_slack.always("assistant.threads.setStatus", rate_limited(retry_after=1))
+
+    slack.working(conversation_id="slack:T1:D1:", message_id="D1:1600000000.000600",
+                  active=True)
+    slack.working(conversation_id=f"slack:T1:C1:{THREAD}", message_id=f"C1:{THREAD}",
+                  active=True)
+    slack.reply(conversation_id="slack:T1:D1:", text="Here you go.")
+
+    assert len(fake_slack.calls("reactions.add")) == 2  # once each, not retried
+    assert len(fake_slack.calls("assistant.threads.setStatus")) == 1
+    assert [c.params["text"] for c in fake_slack.calls("chat.postMessage")] == ["Here you go."]
