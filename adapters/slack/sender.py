@@ -99,6 +99,18 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
+def without_rate_limit_waits(client: WebClient) -> WebClient:
+    """`client`'s token and API, but a 429 fails at once instead of being waited out.
+
+    For calls that have a fallback and sit on a path that must stay fast: the
+    working state before the model is asked, users.info while Slack waits for its
+    ack (3 s). Reactions and users.info are rate-limited per workspace, and the
+    retrying client would sleep Retry-After, up to `RATE_LIMIT_RETRIES` times.
+    """
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
+                     headers=client.headers, retry_handlers=[ConnectionErrorRetryHandler()])
+
+
 def thread_key(team: str, channel: str, thread_ts: str) -> str:
     """Set while the bot takes part in a thread."""
     return f"{PREFIX}:slack:thread:{team}:{channel}:{thread_ts}"
@@ -139,12 +151,8 @@ class SlackSender:
                  max_chars: int = mrkdwn.MAX_CHARS,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._web = client
-        # The working state is best effort: a 429 on it is not waited out (the same
-        # client's rate-limit retries would hold the turn for Retry-After, again and
-        # again, before the model is even asked).
-        self._best_effort = WebClient(token=client.token, base_url=client.base_url,
-                                      timeout=client.timeout, headers=client.headers,
-                                      retry_handlers=[ConnectionErrorRetryHandler()])
+        # The working state is best effort: a 429 on it is not waited out.
+        self._best_effort = without_rate_limit_waits(client)
         self._redis = redis
         self._gap_ms = int(gap_s * 1000)
         self._max_chars = max_chars

@@ -6,6 +6,10 @@ last asked (epoch seconds), so each person costs one API call a day. When
 Slack cannot be reached the stored contact (or a bare one) is used: a
 message is never lost for want of a display name.
 
+users.info runs while Slack waits for the ack, so a 429 on it is not waited
+out: the stored (or bare) contact is used, and users.info is asked again with
+the person's next message.
+
 Each process also keeps the contacts it read, until their day is over, so a
 message from someone seen lately costs no Redis read: ingress uses only the
 display name, and the admin check the role, both from users.info, whose
@@ -25,6 +29,7 @@ import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from adapters.slack.sender import without_rate_limit_waits
 from bot.permissions import is_admin
 from jobs_store import ContactStore
 from jobs_store.keys import PREFIX
@@ -49,7 +54,7 @@ class SlackUsers:
 
     def __init__(self, client: WebClient, redis: redis.Redis, contacts: ContactStore, *,
                  clock: Callable[[], datetime] = now_utc) -> None:
-        self._web = client
+        self._web = without_rate_limit_waits(client)
         self._redis = redis
         self._contacts = contacts
         self._clock = clock

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import redis
 from slack_sdk import WebClient
 
+from adapters.slack.sender import web_client
 from adapters.slack.users import SlackUsers
 from jobs_store import ContactStore
-from tests.fakes.slack_api import FakeSlackAPI, error
+from tests.fakes.slack_api import FakeSlackAPI, error, rate_limited
 from tests.fakes.slack_fixtures import BOT_TOKEN
+from tests.integration.agent_helpers import make_settings
 
 
 class Clock:
@@ -95,6 +97,25 @@ def test_when_slack_fails_the_stored_or_a_bare_contact_is_used(
     clock.now += timedelta(days=1, seconds=1)
     fake_slack.script("users.info", error("fatal_error"))
     assert people.contact("T1", "U1").display_name == "Ana"
+
+
+def test_a_rate_limited_users_info_is_not_waited_out_while_slack_waits_for_the_ack(
+        fake_slack: FakeSlackAPI, redis_client: redis.Redis) -> None:
+    # users.info runs before the ack (Slack allows 3 s): a 429 gives the bare contact at
+    # once, and the next message asks again.
+    fake_slack.add_user("U1", name="ana", display_name="Ana")
+    # The app's own client, which waits out the 429s of other calls.
+    settings = make_settings(slack_bot_token=BOT_TOKEN, slack_api_url=fake_slack.base_url)
+    people = SlackUsers(web_client(settings), redis_client, ContactStore(redis_client),
+                        clock=Clock())
+    fake_slack.script("users.info", rate_limited(retry_after=2))
+
+    first = people.contact("T1", "U1")
+
+    assert (first.display_name, first.role) == ("", "member")
+    assert len(fake_slack.calls("users.info")) == 1  # not retried
+    assert people.contact("T1", "U1").display_name == "Ana"
+    assert len(fake_slack.calls("users.info")) == 2
 
 
 def test_admins_are_owners_admins_and_the_listed_users(
