@@ -9,8 +9,8 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import openai
 import redis
 
 from adapters.console import ConsoleSender
@@ -38,6 +38,9 @@ from jobs_store.tasks import TaskStore
 from workers.executions import RQExecutionQueue
 from workers.queues import RQTurnQueue
 from workers.scheduler import TaskScheduler
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,10 @@ def _job_vectors(settings: Settings, client: redis.Redis) -> JobVectors | None:
 
 
 def _openai_client(settings: Settings, base_url: object) -> openai.OpenAI:
+    # openai is imported where a client is built or used: its import takes ~0.6 s and
+    # ~27 MB, which a process without a model key (offline) never needs.
+    import openai
+
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none"
     return openai.OpenAI(api_key=key, base_url=str(base_url) if base_url else None,
                          max_retries=settings.chatjobs_model_retries,

@@ -36,10 +36,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
-import openai
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -57,6 +56,9 @@ SKIP: Final = "skip"
 
 #: Seconds one request of a check may take.
 TIMEOUT_S = 5.0
+
+if TYPE_CHECKING:
+    import openai
 
 _OPENAI_DEFAULT = "OpenAI (https://api.openai.com/v1)"
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
@@ -217,6 +219,8 @@ def check_model(settings: Settings, *, timeout: float = TIMEOUT_S) -> Check:
     where = redacted_url(str(base)) if base else _OPENAI_DEFAULT
     model = settings.openai_model
     client = _openai(settings, base, timeout)
+    import openai  # loaded by `_openai`
+
     start = time.perf_counter()
     try:
         try:
@@ -248,6 +252,8 @@ def check_embeddings(settings: Settings, *, timeout: float = TIMEOUT_S) -> Check
     where = redacted_url(str(base)) if base else _OPENAI_DEFAULT
     variable = "EMBEDDINGS_BASE_URL" if settings.embeddings_base_url else "OPENAI_BASE_URL"
     client = _openai(settings, base, timeout)
+    import openai  # loaded by `_openai`
+
     start = time.perf_counter()
     try:
         answer = client.embeddings.create(model=model, input=["chatjobs doctor"])
@@ -275,7 +281,10 @@ def check_vocabulary(settings: Settings) -> Check:
 
 
 def _openai(settings: Settings, base_url: object, timeout: float) -> openai.OpenAI:
-    # As bot.app builds it (a placeholder key for keyless servers), without retries.
+    # As bot.app builds it (a placeholder key for keyless servers), without retries;
+    # imported here, as there: a configuration without a model key never needs it.
+    import openai
+
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "none"
     return openai.OpenAI(api_key=key, base_url=str(base_url) if base_url else None,
                          max_retries=0, timeout=timeout)
@@ -283,6 +292,8 @@ def _openai(settings: Settings, base_url: object, timeout: float) -> openai.Open
 
 def _openai_problem(exc: openai.OpenAIError, where: str, url_variable: str, timeout: float,
                     *, model_variable: str = "OPENAI_MODEL") -> str:
+    import openai  # loaded: `exc` is one of its errors
+
     if isinstance(exc, openai.APITimeoutError):
         return f"no answer from {where} within {timeout:g} s — check {url_variable}"
     if isinstance(exc, openai.APIConnectionError):

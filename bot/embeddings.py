@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import openai
 import redis
 
 from bot.llm.base import ModelError
 from jobs_store import keys
 from jobs_store.models import Job
+
+if TYPE_CHECKING:  # the caller built the client, so openai is loaded by then
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class OpenAIEmbedder:
         self.model = model
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        import openai  # loaded already (the client is openai's): a dict lookup
+
         rows: list[list[float]] = []
         for start in range(0, len(texts), _BATCH):
             try:

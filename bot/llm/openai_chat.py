@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from pydantic import BaseModel, ValidationError
 
 from bot.llm.base import Completion, Message, ModelError, ToolCall
+
+if TYPE_CHECKING:  # the caller built the client, so openai is loaded by then
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class OpenAIChat:
 
     def complete(self, *, messages: list[Message], tools: list[dict[str, Any]],
                  model: str, timeout: float | None = None) -> Completion:
+        import openai  # loaded already (the client is openai's): a dict lookup
         request: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
             request["tools"] = tools
