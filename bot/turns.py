@@ -98,8 +98,7 @@ def answer_pending(conversation_id: str, agent: Agent) -> Outcome:
     if not pending:  # trimmed away by the history cap; nothing left to answer
         agent.conversations.mark_answered(conversation_id, state.received)
         return "nothing"
-    # What this turn read is what it answers: a message that arrived after the
-    # counters were read is in `pending` too, and must be marked with it.
+    # What this turn read (counters and history together) is what it answers.
     upto = max(t.seq for t in pending)
     now = agent.clock()
     if _over_rate(agent, conversation_id, user=pending[-1].user, now=now,

@@ -223,11 +223,10 @@ def _signals_deferred() -> Iterator[None]:
     in the main thread only, so elsewhere (and for a signal whose handler is not
     Python's) nothing is deferred.
     """
-    names = (signal.SIGINT, signal.SIGTERM)
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.getsignal(signum) for signum in names}
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     held = [signum for signum, handler in previous.items() if handler is not None]
     caught: list[int] = []
     for signum in held:

@@ -58,10 +58,12 @@ class Beats:
         finally:
             with self._lock:
                 self._running[key, member] -= 1
-                if self._running[key, member] <= 0:
+                done = self._running[key, member] <= 0
+                if done:
                     del self._running[key, member]
-            with contextlib.suppress(redis.RedisError):
-                self._redis.zrem(key, member)
+            if done:  # not while another block of this process still runs it
+                with contextlib.suppress(redis.RedisError):
+                    self._redis.zrem(key, member)
 
     def _beat(self) -> None:
         try:

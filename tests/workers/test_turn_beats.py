@@ -41,3 +41,13 @@ def test_only_the_turn_whose_beats_stopped_is_queued_again(
         assert redis_client.zscore(running_turns(), RUNNING) is not None
     assert Queue(TURNS, connection=rq_client).count == 1
     assert redis_client.zscore(running_turns(), RUNNING) is None, "done: no longer running"
+
+
+def test_work_running_twice_in_a_process_stays_in_the_set_until_both_end(
+        redis_client: redis.Redis) -> None:
+    beats = Beats(redis_client, every=60)
+    with beats.beating(running_turns(), "c1"):
+        with beats.beating(running_turns(), "c1"):
+            pass
+        assert redis_client.zscore(running_turns(), "c1") is not None  # still running
+    assert redis_client.zscore(running_turns(), "c1") is None
