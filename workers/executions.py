@@ -32,9 +32,6 @@ from workers.runtime import BEAT_S
 
 log = logging.getLogger(__name__)
 
-#: No beat for this long (four beats missed): the execution's worker is gone.
-STALE_AFTER_S = 4 * BEAT_S
-
 
 class RQExecutionQueue:
     """Queues executions on the RQ queue `tasks` (the `ExecutionQueue` port)."""

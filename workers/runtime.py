@@ -22,6 +22,8 @@ from bot.turns import Agent
 
 #: How often running work beats, in seconds.
 BEAT_S = 3.0
+#: No beat for this long (four beats missed): the work's process is gone.
+STALE_AFTER_S = 4 * BEAT_S
 
 _runtime: ContextVar[Runtime] = ContextVar("chatjobs_runtime")
 
@@ -47,23 +49,40 @@ class Beats:
         """Add `member` to the sorted set `key`, beat it while the block runs, and
         remove it after (left to go stale if Redis is unreachable then)."""
         self._redis.zadd(key, {member: time.time() * 1000})
+        self._track(key, member)
+        try:
+            yield
+        finally:
+            if self._untrack(key, member):  # not while another block here still runs it
+                with contextlib.suppress(redis.RedisError):
+                    self._redis.zrem(key, member)
+
+    @contextlib.contextmanager
+    def tracking(self, key: str, member: str) -> Iterator[None]:
+        """Beat `member` of `key` while the block runs; the caller adds and removes it
+        (the scripts that take and end a conversation's turn do)."""
+        self._track(key, member)
+        try:
+            yield
+        finally:
+            self._untrack(key, member)
+
+    def _track(self, key: str, member: str) -> None:
         with self._lock:
             self._running[key, member] += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._beat, name="chatjobs-beats",
                                                 daemon=True)
                 self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running[key, member] -= 1
-                done = self._running[key, member] <= 0
-                if done:
-                    del self._running[key, member]
-            if done:  # not while another block of this process still runs it
-                with contextlib.suppress(redis.RedisError):
-                    self._redis.zrem(key, member)
+
+    def _untrack(self, key: str, member: str) -> bool:
+        """Stop beating for one block; True if it was the last of this process."""
+        with self._lock:
+            self._running[key, member] -= 1
+            if self._running[key, member] > 0:
+                return False
+            del self._running[key, member]
+            return True
 
     def _beat(self) -> None:
         try:
@@ -96,6 +115,9 @@ class Runtime:
     redis: redis.Redis
     #: The beats of the work running in this process (on `redis`).
     beats: Beats = field(init=False, repr=False, compare=False)
+    #: Set when the worker is asked to stop: a turn runner takes no more turns.
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False,
+                                      compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "beats", Beats(self.redis))

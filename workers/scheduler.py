@@ -50,7 +50,7 @@ from jobs_store.executions import Claim, Execution, ExecutionStore
 from jobs_store.models import now_utc
 from jobs_store.records import DEFAULT_WORKSPACE
 from jobs_store.tasks import Task, TaskStore, format_duration
-from workers.executions import STALE_AFTER_S
+from workers.runtime import STALE_AFTER_S
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,19 @@
-"""The RQ job that runs a conversation's turns, and the recovery of turns whose worker died.
+"""The RQ job that runs conversations' turns, and the recovery of turns whose worker died.
+
+A *turn runner* (`run_turns`) takes the conversations waiting in line one
+after another (see `workers.queues`) and answers each until nothing is
+pending, so one RQ job carries many turns. It stops taking more after
+`RUNNER_BUDGET_S`, or when its worker is asked to stop, and queues a runner for
+the rest: RQ's job timeout never cuts a turn short, the worker's own upkeep
+runs between, and a worker stopping leaves the line to the others.
 
 While a turn runs, it beats every `BEAT_S` seconds in a sorted set of running
-turns (`runtime.Beats`). A turn whose beats stopped for `STALE_AFTER_S` (its worker
-was killed, or lost Redis mid-turn) is queued again by the workers'
-maintenance (`recover_stale_turns`): the new turn answers what is still
-pending, and replies are sent once per key, so nothing is answered twice.
-RQ's own detection of abandoned jobs takes minutes for jobs run in-process.
+turns (`runtime.Beats`), and its runner in the set of runners. A turn whose
+beats stopped for `STALE_AFTER_S` (its worker was killed, or lost Redis
+mid-turn) is queued again by the workers' maintenance (`recover_stale_turns`):
+the new turn answers what is still pending, and replies are sent once per key,
+so nothing is answered twice. RQ's own detection of abandoned jobs takes
+minutes for jobs run in-process.
 """
 
 from __future__ import annotations
@@ -18,44 +26,72 @@ from rq import get_current_job
 
 from bot.turns import answer_pending
 from workers import runtime
-from workers.queues import RQTurnQueue, finish_if_idle, release, running_turns
-from workers.runtime import BEAT_S
+from workers.queues import RQTurnQueue, TurnLine, release, running_turns, turn_runners
+from workers.runtime import STALE_AFTER_S
 
-#: No beat for this long (four beats missed): the turn's worker is gone.
-STALE_AFTER_S = 4 * BEAT_S
+#: A runner takes no more conversations after this long (RQ stops its job at
+#: `TURN_TIMEOUT_S`, and a turn may take `max_seconds` itself).
+RUNNER_BUDGET_S = 10.0
 
 log = logging.getLogger(__name__)
 
 
-def run_turn(conversation_id: str) -> None:
-    """Answer the conversation until no message is pending.
+def run_turns(runner: str) -> None:
+    """Answer the conversations waiting in line until none is left, or the budget is
+    spent or the worker asked to stop (then queue a runner for the rest). `runner` is
+    this job's id.
 
-    Idempotent: a retry answers only what is still pending, and replies are
-    sent once per key (see `bot.delivery`).
+    Idempotent: RQ's retry of a runner takes what is still in line, and a turn
+    answers only what is still pending; replies are sent once per key (see
+    `bot.delivery`).
     """
     rt = runtime.current()
-    with rt.beats.beating(running_turns(), conversation_id):
-        _answer_all(rt, conversation_id)
+    line = TurnLine(rt.redis)
+    stop_at = time.monotonic() + RUNNER_BUDGET_S
+    spent = False
+    with rt.beats.beating(turn_runners(), runner):
+        conversation_id = line.take(runner)
+        while conversation_id is not None:
+            spent = time.monotonic() > stop_at or rt.stopping.is_set()
+            with rt.beats.tracking(running_turns(), conversation_id):
+                conversation_id = _answer(rt, line, conversation_id,
+                                          runner="" if spent else runner)
+    if spent and (job := get_current_job()) is not None:
+        RQTurnQueue(job.connection).start_runners()  # for the conversations still in line
 
 
-def _answer_all(rt: runtime.Runtime, conversation_id: str) -> None:
-    try:
-        while True:
-            if answer_pending(conversation_id, rt.agent) in ("failed", "limited"):
-                release(rt.redis, conversation_id)  # the next message tries again
-                return
-            if finish_if_idle(rt.redis, conversation_id):
-                return
-    except Exception:
-        job = get_current_job()
-        if job is None or not job.retries_left:
-            release(rt.redis, conversation_id)
-        raise
+def _answer(rt: runtime.Runtime, line: TurnLine, conversation_id: str, *,
+            runner: str) -> str | None:
+    """Answer the conversation until nothing is pending, then end its turn and take
+    the next in line (none without `runner`). A turn that fails is tried once more at
+    once; a Redis error ends the job, and the turn, left without beats, is recovered
+    once Redis is back."""
+    for attempt in (1, 2):
+        try:
+            while True:
+                outcome = answer_pending(conversation_id, rt.agent)
+                # After a failure or over the rate limit the next message tries again.
+                following = line.finish(conversation_id, runner=runner,
+                                        end=outcome in ("failed", "limited"))
+                if following is not True:
+                    return following
+        except redis.RedisError:
+            raise
+        except Exception:
+            if attempt == 2:
+                log.exception("the turn in %s failed twice; its messages wait for the "
+                              "next one", conversation_id)
+            else:
+                log.warning("the turn in %s failed; trying once more", conversation_id,
+                            exc_info=True)
+    following = line.finish(conversation_id, runner=runner, end=True)
+    return None if following is True else following
 
 
 def recover_stale_turns(client: redis.Redis, queue: RQTurnQueue, *,
                         now: float | None = None) -> list[str]:
-    """Queue again the turns whose worker stopped beating; their conversation ids."""
+    """Queue again the turns whose worker stopped beating, and start runners for
+    conversations in line without one; the recovered conversation ids."""
     stale_before = ((now if now is not None else time.time()) - STALE_AFTER_S) * 1000
     recovered: list[str] = []
     for conversation_id in client.zrangebyscore(running_turns(), "-inf", f"({stale_before}"):
@@ -66,6 +102,7 @@ def recover_stale_turns(client: redis.Redis, queue: RQTurnQueue, *,
             queue.schedule(cid)
             recovered.append(cid)
             log.warning("the worker of the turn in %s stopped; queued the turn again", cid)
+    queue.start_runners()
     return recovered
 
 

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from types import FrameType
 
 import redis
 from rq import Queue, SimpleWorker
@@ -40,7 +41,13 @@ RECONNECT_S = 1.0
 
 
 class ChatjobsWorker(SimpleWorker):
-    """A SimpleWorker whose maintenance also recovers turns whose worker died."""
+    """A SimpleWorker whose maintenance also recovers turns whose worker died, and
+    whose warm shutdown also stops a turn runner after its turn."""
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """Warm shutdown: the job in hand ends, and a turn runner after its turn."""
+        runtime.current().stopping.set()
+        super().request_stop(signum, frame)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
@@ -112,6 +119,7 @@ class BackgroundWorker:
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the job in hand, then stop."""
         self._worker._stop_requested = True
+        self._rt.stopping.set()
         self._queues[0].enqueue("workers.turns.wake")  # end the wait for a job
         self._thread.join(timeout)
 

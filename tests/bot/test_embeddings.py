@@ -11,14 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from rq.job import Job
-from rq.registry import FinishedJobRegistry
 
 from bot.embeddings import job_text
 from bot.prompt import JOB_HEADING
 from tests.fakes.openai_server import FakeOpenAI, error
 from tests.integration.agent_helpers import AppFactory, Chat, admin, turn_jobs, work
-from workers.queues import TURNS
 
 TEMPLATES = ("take-message", "reset-password", "generate-report")
 
@@ -123,10 +120,7 @@ def test_a_failing_embeddings_endpoint_on_new_jobs_still_answers(
     assert chat.next_reply(timeout=0.2) == "Let's reset it."
     assert first_job(fake_openai) == "Reset a password"
     assert turn_jobs(chat.app) == {"queued": 0, "finished": 1, "failed": 0, "scheduled": 0}
-    [turn] = FinishedJobRegistry(TURNS, connection=chat.app.rq_client).get_job_ids()
-    assert Job.fetch(turn, connection=chat.app.rq_client).retries_left == 1, (
-        "answered on the first attempt, not by RQ's retry")
-    assert len(fake_openai.chat_requests) == 1
+    assert len(fake_openai.chat_requests) == 1, "answered on the first attempt"
 
     # Once the endpoint is back, the jobs get their vectors.
     seen = len(fake_openai.embedding_requests)

@@ -1,7 +1,8 @@
 """Ingress: dedupe, one queued turn per conversation, nothing lost in a burst.
 
-Messages go through the real `Ingress` onto the real RQ `turns` queue; turns run
-on a real RQ worker (burst mode, in this process) against the fake OpenAI server.
+Messages go through the real `Ingress` into the line of turns, with a runner on the
+real RQ `turns` queue; turns run on a real RQ worker (burst mode, in this process)
+against the fake OpenAI server.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import redis
 
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.integration.agent_helpers import AppFactory, Chat, turn_jobs, work
+from workers.queues import waiting_turns
 
 
 @pytest.fixture
@@ -138,7 +140,10 @@ def test_each_conversation_gets_its_own_turn(
     ben.say("from ben")
     ana.say("ana again")
 
-    assert turn_jobs(app)["queued"] == 2
+    # Both conversations wait in line, in order, for one runner (no worker runs yet).
+    assert app.client.zrange(waiting_turns(), 0, -1) == [ana.conversation_id,
+                                                         ben.conversation_id]
+    assert turn_jobs(app)["queued"] == 1
     work(app)
     assert ana.outbox() == ["hi ana again"]
     assert ben.outbox() == ["hi from ben"]

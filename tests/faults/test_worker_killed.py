@@ -2,8 +2,8 @@
 
 Two `chatjobs worker` processes on the session's Redis; the fake model holds
 its answer to one message ("hold") until the test releases it. The worker
-holding that turn (found through RQ: the worker whose current job is the turn,
-and its pid) is SIGKILLed while it waits on the model; the person then writes
+holding that turn (found through RQ: the worker whose current job is a turn
+runner, and its pid) is SIGKILLed while it waits on the model; the person then writes
 again. The surviving worker must answer both messages, once each, in order.
 
 How long may that take? A running turn beats every 3 s
@@ -38,7 +38,7 @@ from tests.faults.conftest import (
     worker_env,
 )
 from tests.integration.agent_helpers import AppFactory, Chat
-from workers.queues import TURNS
+from workers.queues import TURNS, running_turns
 from workers.worker import MAINTENANCE_INTERVAL_S
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,8 @@ def test_a_turn_whose_worker_is_killed_is_answered_once_by_the_other_worker(
 
         worker = wait_until(holder, 10, "RQ to show the worker holding the turn")
         job = worker.get_current_job()
-        assert job is not None and job.args == (chat.conversation_id,)
+        assert job is not None and job.func_name == "workers.turns.run_turns"
+        assert app.client.zscore(running_turns(), chat.conversation_id) is not None
         assert worker.pid in procs, f"worker pid {worker.pid} is not one of ours: {procs}"
         victim = procs[worker.pid]
         victim.kill()

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 import redis
 from rq import Queue, Worker
-from rq.job import Job
-from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 
 from jobs_store import keys
 from jobs_store.keys import turn_flag
@@ -37,7 +36,7 @@ from tests.integration.agent_helpers import (
     work,
 )
 from tests.integration.clirunner import CHATJOBS, clean_env
-from workers.queues import TURNS
+from workers.queues import TURNS, RQTurnQueue
 
 
 @pytest.fixture
@@ -163,13 +162,98 @@ def test_two_worker_processes_answer_a_burst_in_order_once_each(
     assert Worker.all(connection=app.rq_client) == []
 
 
-# --- a turn job run twice -------------------------------------------------------------------
+@pytest.mark.slow
+def test_two_worker_processes_share_many_conversations_with_few_rq_jobs(
+    apps: AppFactory, fake_openai: FakeOpenAI, workers: WorkerProcesses
+) -> None:
+    lock = threading.Lock()
+    in_flight: dict[str, int] = {}
+    most, overlapped = [0], []
+
+    def model(body: dict[str, Any]) -> Reply:
+        user = body["messages"][-1]["content"].split()[0]
+        with lock:
+            in_flight[user] = in_flight.get(user, 0) + 1
+            overlapped.extend([user] if in_flight[user] > 1 else [])
+            most[0] = max(most[0], sum(in_flight.values()))
+        time.sleep(0.05)  # the model's latency, so turns running at once would show
+        with lock:
+            in_flight[user] -= 1
+        return echo(body)
+
+    fake_openai.default = model
+    app = apps.build(fake_openai)
+    workers.start(2, app.rq_client)
+    chats = [Chat(app, f"user{i}") for i in range(6)]
+
+    for n in range(1, 4):
+        for chat in chats:
+            assert chat.say(f"{chat.user} message {n}")
+    wait_until(lambda: all(c.state().answered == 3 for c in chats), 30,
+               "every message to be answered")
+
+    for chat in chats:
+        answered = [int(r.rsplit(" ", 1)[1]) for r in chat.outbox()]
+        assert answered == sorted(set(answered)) and answered[-1] == 3, (chat.user, answered)
+    assert overlapped == [], "two turns of one conversation ran at once"
+    assert most[0] == 2, "both workers answered at the same time"
+    turns = len(fake_openai.chat_requests)
+    jobs = turn_jobs(app)
+    assert jobs["failed"] == 0
+    assert jobs["finished"] < turns / 2, f"{jobs['finished']} RQ jobs for {turns} turns"
+    assert workers.stop() == [0, 0], workers.logs()
+
+
+@pytest.mark.slow
+def test_a_worker_asked_to_stop_leaves_the_rest_of_the_line_to_the_next_worker(
+    apps: AppFactory, fake_openai: FakeOpenAI, workers: WorkerProcesses
+) -> None:
+    def slow_echo(body: dict[str, Any]) -> Reply:
+        time.sleep(0.3)
+        return echo(body)
+
+    fake_openai.default = slow_echo
+    app = apps.build(fake_openai)
+    workers.start(1, app.rq_client)
+    chats = [Chat(app, f"user{i}") for i in range(5)]
+    for chat in chats:
+        chat.say(f"hello from {chat.user}")
+    fake_openai.wait_for_requests(1, timeout=10)  # its runner is in the first turn
+
+    assert workers.stop() == [0], workers.logs()
+    answered = sum(chat.state().answered for chat in chats)
+    assert 1 <= answered < 5, "the stopping worker went on through the line"
+    assert turn_jobs(app)["queued"] == 1, "a runner waits for the next worker"
+
+    workers.start(1, app.rq_client)
+    wait_until(lambda: all(c.state().answered == 1 for c in chats), 20,
+               "the next worker to answer the rest")
+    assert [c.outbox() for c in chats] == [[f"reply to: hello from {c.user}"] for c in chats]
+
+
+def test_a_runner_out_of_time_hands_the_line_to_a_new_runner(
+    apps: AppFactory, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("workers.turns.RUNNER_BUDGET_S", 0.0)  # spent after one turn
+    fake_openai.default = echo
+    app = apps.build(fake_openai)
+    chats = [Chat(app, name) for name in ("ana", "ben", "carol")]
+    for chat in chats:
+        chat.say(f"hi from {chat.user}")
+
+    work(app)
+
+    assert [c.outbox() for c in chats] == [[f"reply to: hi from {c.user}"] for c in chats]
+    assert turn_jobs(app) == {"queued": 0, "finished": 3, "failed": 0, "scheduled": 0}
+
+
+# --- a turn run twice -------------------------------------------------------------------
 
 
 def rerun_turn(chat: Chat) -> None:
-    """Queue the conversation's turn job again, as a duplicate delivery by RQ would."""
-    Queue(TURNS, connection=chat.app.rq_client).enqueue("workers.turns.run_turn",
-                                                        chat.conversation_id)
+    """Queue the conversation's turn again, as the workers' maintenance does when the
+    beats of a turn that did finish were lost."""
+    RQTurnQueue(chat.app.rq_client).schedule(chat.conversation_id)
     work(chat.app)
 
 
@@ -207,7 +291,7 @@ def test_a_turn_replayed_after_a_crash_between_sending_and_recording_sends_nothi
     assert (state.received, state.answered) == (1, 1)
 
 
-# --- a reply that fails once, and RQ's retry ------------------------------------------------
+# --- a reply that fails once, and the retry ------------------------------------------------
 
 
 def work_retries(chat: Chat) -> None:
@@ -254,8 +338,6 @@ def test_a_reply_that_failed_to_send_is_sent_exactly_once_by_the_retry(
     work_retries(chat)
 
     assert sender.attempts == 2, "the first send failed, the retry sent"
-    [turn] = FinishedJobRegistry(TURNS, connection=chat.app.rq_client).get_job_ids()
-    assert Job.fetch(turn, connection=chat.app.rq_client).retries_left == 0, "RQ's Retry ran it"
     assert sender.replies == [(chat.conversation_id, "reply to: hello")]
     assert chat.state().answered == 1
     assert turn_jobs(chat.app)["failed"] == 0
