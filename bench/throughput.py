@@ -11,18 +11,16 @@ turns per second ≥ 0.5 × RQ's no-op job throughput. Everything runs for real 
 the network peers:
 
 - **turns**: `--workers` real `chatjobs worker` processes (RQ `SimpleWorker`s, as
-  operators run them) on the bench's Redis (`REDIS_URL`), the model the local fake
-  OpenAI server (`tests/fakes/openai_server.py`, in this process) answering at once.
+  operators run them) on the bench's Redis (`REDIS_URL`), the model a lean fake
+  OpenAI server in a process of its own (`bench/fake_model.py`) answering at once.
   Messages go in through `Ingress.accept` (as every adapter hands them over) from
   `--conversations` console conversations, each its own user, `--messages` each, in a
   closed loop: a conversation's next message goes `THINK_S` after its reply is on its
-  console outbox (a person reads, then writes again), so every message is one turn,
-  every turn its own RQ job, and the queue never runs dry. Driver threads wait on the
-  outboxes with one BLPOP over many keys. turns/s = replies / (first message accepted
-  → last reply read). The same load **back to back** (the next message at once) is
-  measured too, for context: a message that comes while its conversation's turn is
-  finishing is answered by the same RQ job, so fewer jobs carry the turns (each row
-  says how many turns per job).
+  console outbox (a person reads, then writes again), so every message is one turn and
+  the line of turns never runs dry. Turn runners carry them (each row says how many
+  turns shared an RQ job). Driver threads wait on the outboxes with one BLPOP over
+  many keys. turns/s = replies / (first message accepted → last reply read). The same
+  load **back to back** (the next message at once) is measured too, for context.
 - **baseline**: `--noop` jobs of a top-level no-op function, enqueued at once (one
   pipeline) on a queue of their own, worked by `--workers` processes of
   `rq worker --worker-class rq.SimpleWorker` (RQ's own command, logging at WARNING and
@@ -30,7 +28,8 @@ the network peers:
   `started_at` → last `ended_at`). Measured before the turns and again after them: the
   ratio uses their mean, and the two show how much the machine drifted.
 - Beside each: CPU per item of the worker processes (/proc), of Redis (INFO cpu) and
-  of this process (the driver and the fake model), Redis commands per item (the client
+  of the benchmark (this process: the drivers and ingress; and the fake model's
+  process), Redis commands per item (the client
   side included: ingress and the driver for turns, the enqueue for no-ops), and the
   share of all cores busy.
 - **tasks** (for the scheduler's memory): `--tasks` `once` tasks due in the same second,
@@ -91,7 +90,6 @@ from bench.common import (
     jsonable,
     machine,
     machine_busy,
-    model_answer,
     once_task,
     process_cpu_s,
     process_memory,
@@ -99,6 +97,7 @@ from bench.common import (
     redis_rtt,
     run_main,
 )
+from bench.fake_model import ModelProcess
 from bench.machine import load
 from bot.app import App
 from bot.models import Contact, IncomingMessage
@@ -106,7 +105,6 @@ from bot.task_runs import execution_id
 from bot.templates import all_templates
 from jobs_store import JobStore
 from tests.bot.matching_eval_data import CASES
-from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_requests import app_mention, event_body, post, signed_headers
 from workers.queues import TASKS, TURN_TIMEOUT_S, TURNS
@@ -352,14 +350,15 @@ def wait_workers(rq_client: redis.Redis, queue: str, count: int, procs: Sequence
 
 
 class Counters:
-    """CPU of some processes, of Redis and of this process, Redis commands, busy cores:
-    read at the start, differences at the end."""
+    """CPU of some processes, of Redis and of the benchmark (this process and `bench`),
+    Redis commands, busy cores: read at the start, differences at the end."""
 
-    def __init__(self, client: redis.Redis, procs: Sequence[Proc]) -> None:
-        self.client, self.procs = client, procs
+    def __init__(self, client: redis.Redis, procs: Sequence[Proc], *,
+                 bench: Sequence[int] = ()) -> None:
+        self.client, self.procs, self.bench = client, procs, bench
         self.commands, self.redis_cpu = redis_counters(client)
         self.cpu = [p.cpu_s() for p in procs]
-        self.own = _own_cpu_s()
+        self.own = self._bench_cpu_s()
         self.busy = machine_busy()
 
     def load(self, label: str, items: int, seconds: float, latency: Stats, *,
@@ -369,15 +368,16 @@ class Counters:
         per = 1000 / max(items, 1)
         return Load(label=label, items=items, seconds=seconds,
                     worker_cpu_ms=workers * per, redis_cpu_ms=(redis_cpu - self.redis_cpu) * per,
-                    bench_cpu_ms=(_own_cpu_s() - self.own) * per,
+                    bench_cpu_ms=(self._bench_cpu_s() - self.own) * per,
                     # Less the INFO that read the counters and the benchmark's own polls.
                     commands=(commands - self.commands - 2 - own_commands) / max(items, 1),
                     busy=busy_share(self.busy, machine_busy()), latency=latency)
 
 
-def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    def _bench_cpu_s(self) -> float:
+        """This process's CPU, and that of the benchmark's processes (the fake model)."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime + sum(process_cpu_s(pid) for pid in self.bench)
 
 
 def wait_finished(client: redis.Redis, queue: str, count: int, *, timeout: float,
@@ -576,7 +576,7 @@ def run_conversations(app: App, *, count: int, messages: int, tag: str,
     return conversations
 
 
-def measure_turns(app: App, fake: FakeOpenAI, workers: Sequence[Proc], *, conversations: int,
+def measure_turns(app: App, fake: ModelProcess, workers: Sequence[Proc], *, conversations: int,
                   messages: int, think: bool, label: str,
                   say: Callable[[str], None]) -> tuple[Load, TurnChecks]:
     """The closed-loop load on the running workers, after a warm-up."""
@@ -585,10 +585,10 @@ def measure_turns(app: App, fake: FakeOpenAI, workers: Sequence[Proc], *, conver
     run_conversations(app, count=per_worker * len(workers), messages=2, tag=f"warm-{tag}",
                       timeout=120, think=think)
     time.sleep(0.5)  # the warm-up's last jobs end after their replies
-    calls = len(fake.chat_requests)
+    calls = fake.chat_requests()
     finished = FinishedJobRegistry(name=TURNS, connection=app.rq_client)
     jobs_before = finished.count
-    counters = Counters(app.client, workers)
+    counters = Counters(app.client, workers, bench=[fake.pid])
     done = run_conversations(app, count=conversations, messages=messages, tag=f"load-{tag}",
                              timeout=120 + conversations * messages * 0.5, think=think)
     replies = [at for conv in done for at, _ in conv.replies]
@@ -600,7 +600,7 @@ def measure_turns(app: App, fake: FakeOpenAI, workers: Sequence[Proc], *, conver
     time.sleep(0.5)  # a second reply would be on its outbox by now
     load.rq_jobs = finished.count - jobs_before
     checks = TurnChecks(conversations=len(done),
-                        model_calls=len(fake.chat_requests) - calls)
+                        model_calls=fake.chat_requests() - calls)
     with app.client.pipeline(transaction=False) as pipe:
         for conv in done:
             pipe.llen(outbox(conv.id))
@@ -714,7 +714,7 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
                 "drivers": DRIVERS, "think_s": THINK_S, "event_concurrency": EVENT_CONCURRENCY,
                 "settle_s": settle}
     with (tempfile.TemporaryDirectory() as tmp_dir, deep_backlog(),
-          FakeOpenAI(default=model_answer(MODEL_REPLY)) as model,
+          ModelProcess(MODEL_REPLY) as model,
           FakeSlackAPI(bot_token=BOT_TOKEN) as slack,
           bench_app(url, model.base_url, Path(tmp_dir) / "data") as app):
         tmp = Path(tmp_dir)
@@ -772,7 +772,7 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
             procs.stop_all()
             with contextlib.suppress(redis.RedisError):
                 app.client.flushdb()
-        errors = [repr(e) for e in [*model.errors, *slack.errors]]
+        errors = [*model.errors(), *(repr(e) for e in slack.errors)]
     info["load"] += f" at start, {load()} at the end"
     return Report(machine=info, settings=settings, rtt=rtt, turns=turns, burst=burst,
                   noop_before=before,
