@@ -252,8 +252,8 @@ def turn_overhead(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]
 _TURN_REMEDIES = {
     "ingress": "fewer round trips in ingress (dedupe, contact and append in one script or "
                "pipeline)",
-    "RQ": "less RQ bookkeeping per turn, or a dedicated turn loop that pops conversation ids "
-          "itself",
+    "queue": "a runner already going (under load, runners take the next conversation "
+             "without an RQ job each; here every turn comes to an idle worker)",
     "worker: load jobs": "the parsed library cached per library version in the worker",
     "worker: rank": "the BM25 index and the parsed audience rules kept per library version, "
                     "or candidates narrowed before scoring",
@@ -408,15 +408,15 @@ def _ack_why(data: dict[str, Any], target: dict[str, Any]) -> str:
 
 def throughput(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
     lines = ["## Sustained turns per second", "",
-             "`bench/throughput.py`. Real `chatjobs worker` processes, the fake model answering "
-             "at once; messages through `Ingress.accept` from many console conversations in a "
-             "closed loop: a conversation's next message a moment after its reply came (as a "
-             "person reads, then writes), so each turn is an RQ job of its own. Back to back "
-             "(the next message at once) is shown for context: a message that comes while its "
-             "conversation's turn is finishing is answered by the same RQ job, so fewer jobs "
-             "carry the turns. **Baseline**: RQ's no-op job throughput with the same worker "
-             "class (`rq worker --worker-class rq.SimpleWorker`, as many processes), same "
-             "Redis, measured before and after the turns.", ""]
+             "`bench/throughput.py`. Real `chatjobs worker` processes, the fake model (a lean "
+             "server in a process of its own) answering at once; messages through "
+             "`Ingress.accept` from many console conversations in a closed loop: a "
+             "conversation's next message a moment after its reply came (as a person reads, "
+             "then writes). Turn runners, RQ jobs that take the waiting conversations one "
+             "after another, carry the turns (items per RQ job). Back to back (the next "
+             "message at once) is shown for context. **Baseline**: RQ's no-op job throughput "
+             "with the same worker class (`rq worker --worker-class rq.SimpleWorker`, as many "
+             "processes), same Redis, measured before and after the turns.", ""]
     name = "turns/s ≥ 0.5 × RQ no-op jobs/s (same worker class)"
     if data is None:
         return [*lines, NO_FIGURES], [
@@ -441,7 +441,8 @@ def throughput(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
                      f"{num(dig(row, 'latency', 'p50'))} / {num(dig(row, 'latency', 'p99'))}"])
     lines += table(["", "items", "per s", "items per RQ job", "worker CPU ms/item",
                     "Redis CPU ms/item",
-                    "bench process CPU ms/item", "Redis commands/item", "cores busy",
+                    "bench CPU ms/item (drivers, ingress, model)", "Redis commands/item",
+                    "cores busy",
                     "item p50 / p99 ms"], rows)
     turns, noop = data["turns"], data["noop_before"]
     c = data["checks"]
@@ -491,36 +492,20 @@ def _throughput_why(data: dict[str, Any]) -> str:
         f"{num(noop['worker_cpu_ms'], 2)} for a no-op job "
         f"({over(turns['worker_cpu_ms'], noop['worker_cpu_ms'])}×) and "
         f"{num(turns['commands'], 0)} Redis commands against {num(noop['commands'], 0)} "
-        f"(every client's; RQ's own bookkeeping is in both); the workers were on a CPU "
-        f"{num(on_cpu, 0)}% of their turns' wall time, the rest waiting for Redis, the model's "
-        f"HTTP answer and a core (the workers, Redis and the driver with the fake model used "
-        f"{num(used, 2)} cores; the machine was {num(turns['busy'], 0)}% busy). Each turn is "
-        "an RQ job of its own, so it pays all of RQ's bookkeeping, which is the whole of a "
-        "no-op job, and then its own work: reading the conversation, bot, library and "
-        "contact, the matcher, the prompt, a request to the model through the openai SDK, "
-        "the reply and the state updates. At a ratio of "
-        f"{num(target, 1)} that work would have to cost no more than the bookkeeping. What "
-        f"would reach it: a turn costing at most {num(1 / target, 0)} no-op jobs, i.e. at "
-        f"most {num(noop_ms / target, 1)} ms of worker wall time (now {num(turn_ms, 1)}) and "
-        f"about {num(noop['worker_cpu_ms'] / target, 1)} ms of worker CPU (now "
-        f"{num(turns['worker_cpu_ms'], 1)}). The model request is the largest part (the "
-        "openai SDK's HTTP stack builds and parses each request in Python: the "
-        "turn-overhead breakdown above shows its share), then our Redis round trips (about "
-        "eleven per turn besides RQ's) and the matcher. Part of the cost counted here is "
-        "the benchmark's: the fake model's server and the driver run on the same cores."
-        + _shared_jobs(data))
-
-
-def _shared_jobs(data: dict[str, Any]) -> str:
-    """What RQ jobs that carry several turns did (the back-to-back row)."""
-    burst = data.get("burst")
-    if not burst or not burst.get("rq_jobs") or not data.get("noop_per_s"):
-        return ""
-    return (f" The other lever: RQ jobs that carry more than one turn. Back to back, "
-            f"{num(burst.get('per_job'), 2)} turns shared each job and the ratio was "
-            f"{over(burst['per_s'], data['noop_per_s'], 3)}; a worker that went on to the "
-            "next conversation whose turn is ready, without a job of RQ's for each, would "
-            "share RQ's bookkeeping the same way while people pause between messages.")
+        f"(every client's); the workers were on a CPU {num(on_cpu, 0)}% of their turns' "
+        "wall time, the rest waiting for Redis, the model's HTTP answer and a core (the "
+        f"workers, Redis and the benchmark used {num(used, 2)} cores; the machine was "
+        f"{num(turns['busy'], 0)}% busy). {num(turns.get('per_job'), 0)} turns shared each "
+        "RQ job, so RQ's bookkeeping is a small part: the rest is the turn's own work "
+        "(reading the conversation, bot, library and contact, the matcher, the prompt, a "
+        "request to the model through the openai SDK, the reply and the state updates). "
+        f"What would reach it: a turn costing at most {num(1 / target, 0)} no-op jobs, "
+        f"i.e. at most {num(noop_ms / target, 1)} ms of worker wall time (now "
+        f"{num(turn_ms, 1)}) and about {num(noop['worker_cpu_ms'] / target, 1)} ms of "
+        f"worker CPU (now {num(turns['worker_cpu_ms'], 1)}). The model request is the "
+        "largest part (the openai SDK builds and parses each request in Python: the "
+        "turn-overhead breakdown above shows its share), then our Redis round trips and "
+        "the matcher.")
 
 
 def scheduler(data: dict[str, Any] | None,

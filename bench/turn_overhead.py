@@ -380,7 +380,7 @@ def segments(samples: Sequence[TurnSample]) -> list[Segment]:
     """
     parts: dict[str, list[float]] = {
         "ingress: dedupe, contact, append message": [],
-        "RQ: enqueue → worker starts the turn": [],
+        "queue: in line, runner → worker starts the turn": [],
         **{name: [] for name, _ in _PARTS},
         "worker: prompt, toolbox, glue (the rest)": [],
         "model client: SDK call → server receives": [],
@@ -392,7 +392,7 @@ def segments(samples: Sequence[TurnSample]) -> list[Segment]:
         first = min(c[1] for c in worker)
         llm = min(c[1] for c in worker if c[0] == "llm.complete")
         parts["ingress: dedupe, contact, append message"].append(schedule - s.start)
-        parts["RQ: enqueue → worker starts the turn"].append(first - schedule)
+        parts["queue: in line, runner → worker starts the turn"].append(first - schedule)
         covered = 0.0
         for name, labels in _PARTS:
             spent = sum(c[2] - c[1] for c in worker if c[0] in labels and c[2] <= llm)

@@ -23,6 +23,7 @@ import time
 
 import redis
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 
 from bot.turns import answer_pending
 from workers import runtime
@@ -64,8 +65,8 @@ def _answer(rt: runtime.Runtime, line: TurnLine, conversation_id: str, *,
             runner: str) -> str | None:
     """Answer the conversation until nothing is pending, then end its turn and take
     the next in line (none without `runner`). A turn that fails is tried once more at
-    once; a Redis error ends the job, and the turn, left without beats, is recovered
-    once Redis is back."""
+    once; a Redis error or RQ's job timeout ends the job, and the turn, left without
+    beats, is recovered by the workers' maintenance."""
     for attempt in (1, 2):
         try:
             while True:
@@ -75,7 +76,7 @@ def _answer(rt: runtime.Runtime, line: TurnLine, conversation_id: str, *,
                                         end=outcome in ("failed", "limited"))
                 if following is not True:
                     return following
-        except redis.RedisError:
+        except (redis.RedisError, JobTimeoutException):
             raise
         except Exception:
             if attempt == 2:
