@@ -63,7 +63,7 @@ BENCHES = (
                  "10", "--model-seconds", "0.1", "--processes", "1", "--variants", "none")),
     Bench("throughput", "turns per second and memory",
           quick=("--conversations", "10", "--messages", "2", "--noop", "100", "--tasks", "10",
-                 "--events", "20", "--settle", "0.5")),
+                 "--events", "20", "--settle", "0.5", "--rounds", "1")),
     Bench("scheduler", "scheduler lateness and executions",
           quick=("--stored", "300", "--due", "100", "--executions", "20", "--singles", "2")),
     Bench("matching_eval", "job matching quality", figures=False, optional=True),
@@ -416,7 +416,8 @@ def throughput(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
              "after another, carry the turns (items per RQ job). Back to back (the next "
              "message at once) is shown for context. **Baseline**: RQ's no-op job throughput "
              "with the same worker class (`rq worker --worker-class rq.SimpleWorker`, as many "
-             "processes), same Redis, measured before and after the turns.", ""]
+             "processes), same Redis, measured before the first round of turns and after "
+             "each; the ratio is the median round's.", ""]
     name = "turns/s ≥ 0.5 × RQ no-op jobs/s (same worker class)"
     if data is None:
         return [*lines, NO_FIGURES], [
@@ -429,8 +430,10 @@ def throughput(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
               f"{s['noop']:,} no-op jobs per baseline run. Redis PING p50 "
               f"{num(dig(data, 'rtt', 'p50'), 3)} ms.", ""]
     rows = []
-    for key in ("turns", "burst", "noop_before", "noop_after"):
-        row = data.get(key)
+    noops, rounds = data.get("noops") or [], data.get("rounds") or []
+    ordered = [*noops[:1], *(row for pair in zip(rounds, noops[1:], strict=False)
+                             for row in pair), data.get("burst")]
+    for row in ordered:
         if row is None:
             continue
         rows.append([row["label"], f"{row['items']:,}", num(row["per_s"]),
@@ -446,15 +449,18 @@ def throughput(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
                     "item p50 / p99 ms"], rows)
     turns, noop = data["turns"], data["noop_before"]
     c = data["checks"]
-    lines += ["", f"**Ratio**: {num(turns['per_s'])} turns/s ÷ {num(data['noop_per_s'])} no-op "
-                  f"jobs/s (mean of before and after) = **{num(data['ratio'], 3)}**. A turn costs "
+    per_round = ", ".join(num(r, 3) for r in data.get("ratios") or [])
+    lines += ["", f"**Ratio**, per round (its turns/s ÷ the mean of the no-op runs before and "
+                  f"after it): {per_round}. The median round ({data.get('median_round')}): "
+                  f"{num(turns['per_s'])} turns/s ÷ {num(data['noop_per_s'])} no-op "
+                  f"jobs/s = **{num(data['ratio'], 3)}**. A turn costs "
                   f"{over(turns['worker_cpu_ms'], noop['worker_cpu_ms'])} no-op jobs' worth of "
                   f"worker CPU and {over(turns['commands'], noop['commands'])}× their Redis "
                   "commands." + _burst(data),
               f"Checks: {c['exact']} of {c['conversations']} conversations got exactly one "
               f"reply per message, the model's; {c['missing']} missing, {c['extra']} extra; "
-              f"{c['model_calls']:,} model calls for "
-              f"{turns['items'] + (dig(data, 'burst', 'items') or 0):,} turns (both loads)."]
+              f"{c['model_calls']:,} model calls for {data.get('turn_count', 0):,} turns "
+              "(every load)."]
     ratio = data.get("ratio")
     if ratio is None:
         return lines, [Target(name, "—", None)]
@@ -597,13 +603,12 @@ def memory(data: dict[str, Any] | None) -> list[str]:
     if data is None:
         return [*lines, NO_FIGURES]
     s = data["settings"]
-    loads = 2 if data.get("burst") else 1  # with and without a pause
-    turns = loads * s["conversations"] * s["messages"]
+    turns = data.get("turn_count", 0)
     saw = {"worker": f"{turns:,} turns, {s['tasks']:,} task runs,"
                      f" {s['events']:,} Slack replies (shared)",
            "scheduler": f"{s['tasks']:,} tasks due at once",
            "serve": f"{s['events']:,} signed Slack events"}
-    base = dig(data, "noop_before", "idle_mb")
+    base = data.get("rq_idle_mb")
     rows = []
     for mem in data.get("memory", []):
         kind = mem["process"].split("-")[0]

@@ -3,7 +3,7 @@
 
     python bench/throughput.py [--conversations 200] [--messages 5] [--workers 2]
                                [--noop 2000] [--jobs 12] [--tasks 1000] [--events 500]
-                               [--settle 2] [--flush] [--json PATH]
+                               [--rounds 3] [--settle 2] [--flush] [--json PATH]
 
 The issue's question: *how many conversation turns per second do worker processes
 carry, against what RQ itself carries with the same worker class?* Target: end-to-end
@@ -25,8 +25,10 @@ the network peers:
   pipeline) on a queue of their own, worked by `--workers` processes of
   `rq worker --worker-class rq.SimpleWorker` (RQ's own command, logging at WARNING and
   with the maintenance interval `chatjobs worker` uses); jobs/s = jobs / (RQ's first
-  `started_at` → last `ended_at`). Measured before the turns and again after them: the
-  ratio uses their mean, and the two show how much the machine drifted.
+  `started_at` → last `ended_at`). Measured before the first round of turns and after
+  each (the chatjobs processes idle meanwhile): a round's ratio uses the mean of the runs
+  around it, and the ratio reported is the median round's (`--rounds`, default 3), so
+  one noisy stretch of the machine does not decide it.
 - Beside each: CPU per item of the worker processes (/proc), of Redis (INFO cpu) and
   of the benchmark (this process: the drivers and ingress; and the fake model's
   process), Redis commands per item (the client
@@ -128,6 +130,8 @@ THINK_S = 0.1
 EVENT_CONCURRENCY = 50
 #: How long processes sit before their idle memory is read (imports done, first ticks).
 DEFAULT_SETTLE_S = 2.0
+#: End-to-end rounds, each between two no-op runs: the ratio is the median round's.
+DEFAULT_ROUNDS = 3
 MODEL_REPLY = "Glad to help: here is the next step."
 NOOP_QUEUE = "bench-noop"
 WORKSPACE = "bench"
@@ -229,24 +233,61 @@ class Report:
     machine: dict[str, str]
     settings: dict[str, Any]
     rtt: Stats
-    turns: Load
-    #: The same conversations back to back (no pause): context for `turns`.
+    #: The end-to-end load, round by round.
+    rounds: list[Load]
+    #: No-op runs: before the first round and after each (a round's ratio uses the two
+    #: around it).
+    noops: list[Load]
+    #: The same conversations back to back (no pause): context for the rounds.
     burst: Load
-    noop_before: Load
-    noop_after: Load
     checks: TurnChecks
+    #: An idle `rq worker` process's resident MB (the memory baseline).
+    rq_idle_mb: float = math.nan
     tasks: TaskLoad | None = None
     serve: ServeLoad | None = None
     memory: list[Memory] = field(default_factory=list)
     fake_errors: list[str] = field(default_factory=list)
 
     @property
+    def ratios(self) -> list[float]:
+        """Each round's turns/s ÷ the mean of the no-op runs around it."""
+        return [turns.per_s / _mean_per_s(self.noops[i:i + 2])
+                for i, turns in enumerate(self.rounds)]
+
+    @property
+    def median_round(self) -> int:
+        """The round whose ratio is the median (the lower middle one if even)."""
+        order = sorted(range(len(self.rounds)), key=lambda i: self.ratios[i])
+        return order[(len(order) - 1) // 2]
+
+    @property
+    def turns(self) -> Load:
+        return self.rounds[self.median_round]
+
+    @property
+    def noop_before(self) -> Load:
+        return self.noops[self.median_round]
+
+    @property
+    def noop_after(self) -> Load:
+        return self.noops[self.median_round + 1]
+
+    @property
     def noop_per_s(self) -> float:
-        return (self.noop_before.per_s + self.noop_after.per_s) / 2
+        return _mean_per_s([self.noop_before, self.noop_after])
 
     @property
     def ratio(self) -> float:
-        return self.turns.per_s / self.noop_per_s if self.noop_per_s else math.nan
+        return self.ratios[self.median_round]
+
+    @property
+    def turn_count(self) -> int:
+        """Turns answered in every load (one model call each)."""
+        return sum(load.items for load in self.rounds) + self.burst.items
+
+
+def _mean_per_s(loads: Sequence[Load]) -> float:
+    return statistics.fmean(load.per_s for load in loads)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -577,11 +618,11 @@ def run_conversations(app: App, *, count: int, messages: int, tag: str,
 
 
 def measure_turns(app: App, fake: ModelProcess, workers: Sequence[Proc], *, conversations: int,
-                  messages: int, think: bool, label: str,
+                  messages: int, think: bool, label: str, tag: str,
                   say: Callable[[str], None]) -> tuple[Load, TurnChecks]:
-    """The closed-loop load on the running workers, after a warm-up."""
+    """The closed-loop load on the running workers, after a warm-up; `tag` names its
+    conversations (new ones each time)."""
     per_worker = max(2, min(10, conversations // max(len(workers), 1)))
-    tag = "think" if think else "burst"
     run_conversations(app, count=per_worker * len(workers), messages=2, tag=f"warm-{tag}",
                       timeout=120, think=think)
     time.sleep(0.5)  # the warm-up's last jobs end after their replies
@@ -706,13 +747,13 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
         messages: int = DEFAULT_MESSAGES, workers: int = DEFAULT_WORKERS,
         noop: int = DEFAULT_NOOP, jobs: int = DEFAULT_JOBS, tasks: int = DEFAULT_TASKS,
         events: int = DEFAULT_EVENTS, settle: float = DEFAULT_SETTLE_S,
-        say: Callable[[str], None] = print) -> Report:
+        rounds: int = DEFAULT_ROUNDS, say: Callable[[str], None] = print) -> Report:
     """Everything, on the Redis at `url` (its database is emptied before and after)."""
     info = machine(url)
     settings = {"conversations": conversations, "messages": messages, "workers": workers,
                 "noop": noop, "jobs": jobs, "tasks": tasks, "events": events,
-                "drivers": DRIVERS, "think_s": THINK_S, "event_concurrency": EVENT_CONCURRENCY,
-                "settle_s": settle}
+                "rounds": rounds, "drivers": DRIVERS, "think_s": THINK_S,
+                "event_concurrency": EVENT_CONCURRENCY, "settle_s": settle}
     with (tempfile.TemporaryDirectory() as tmp_dir, deep_backlog(),
           ModelProcess(MODEL_REPLY) as model,
           FakeSlackAPI(bot_token=BOT_TOKEN) as slack,
@@ -730,8 +771,8 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
             load_library(app.client, jobs)
             rtt = redis_rtt(app.client)
             say(f"no-op baseline: {noop:,} jobs on {workers} rq SimpleWorker processes…")
-            before = measure_noop(url, app.rq_client, procs, jobs=noop, workers=workers,
-                                  label="before", say=say, settle=settle)
+            noops = [measure_noop(url, app.rq_client, procs, jobs=noop, workers=workers,
+                                  label="before", say=say, settle=settle)]
             say(f"starting {workers} chatjobs worker, a scheduler and serve…")
             chatjobs = _executable("chatjobs")
             workers_ = [procs.start(f"worker-{i}", chatjobs, "worker") for i in range(workers)]
@@ -743,15 +784,24 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
             time.sleep(settle)
             chatjobs_procs = [*workers_, scheduler, serve]
             memory = [Memory(p.name, p.pid, process_memory(p.pid)[0]) for p in chatjobs_procs]
-            say(f"turns: {conversations} conversations × {messages} messages, "
-                f"{THINK_S * 1000:.0f} ms between a reply and the next message…")
-            turns, checks = measure_turns(app, model, workers_, conversations=conversations,
-                                          messages=messages, think=True,
-                                          label="turns, end to end", say=say)
+            turn_rounds: list[Load] = []
+            checks = TurnChecks()
+            for r in range(1, rounds + 1):
+                say(f"turns, round {r} of {rounds}: {conversations} conversations × "
+                    f"{messages} messages, {THINK_S * 1000:.0f} ms between a reply and the "
+                    "next message…")
+                turns, round_checks = measure_turns(
+                    app, model, workers_, conversations=conversations, messages=messages,
+                    think=True, label=f"turns, round {r}", tag=f"round{r}", say=say)
+                turn_rounds.append(turns)
+                checks = checks + round_checks
+                # The chatjobs processes sit idle meanwhile (blocked on their queues).
+                noops.append(measure_noop(url, app.rq_client, procs, jobs=noop,
+                                          workers=workers, label=f"after round {r}", say=say))
             say("the same, back to back…")
             burst, burst_checks = measure_turns(
                 app, model, workers_, conversations=conversations, messages=messages,
-                think=False, label="turns, back to back", say=say)
+                think=False, label="turns, back to back", tag="burst", say=say)
             checks = checks + burst_checks
             task_load = None
             if tasks:
@@ -766,18 +816,15 @@ def run(url: str, *, conversations: int = DEFAULT_CONVERSATIONS,
                 proc.check()
                 mem.after_mb, mem.peak_mb = process_memory(proc.pid)
             procs.stop(chatjobs_procs)
-            after = measure_noop(url, app.rq_client, procs, jobs=noop, workers=workers,
-                                 label="after", say=say)
         finally:
             procs.stop_all()
             with contextlib.suppress(redis.RedisError):
                 app.client.flushdb()
         errors = [*model.errors(), *(repr(e) for e in slack.errors)]
     info["load"] += f" at start, {load()} at the end"
-    return Report(machine=info, settings=settings, rtt=rtt, turns=turns, burst=burst,
-                  noop_before=before,
-                  noop_after=after, checks=checks, tasks=task_load, serve=serve_load,
-                  memory=memory, fake_errors=errors)
+    return Report(machine=info, settings=settings, rtt=rtt, rounds=turn_rounds, noops=noops,
+                  burst=burst, checks=checks, rq_idle_mb=noops[0].idle_mb, tasks=task_load,
+                  serve=serve_load, memory=memory, fake_errors=errors)
 
 
 # --- printing --------------------------------------------------------------------------------
@@ -794,7 +841,8 @@ def format_report(report: Report) -> str:
         f" `chatjobs worker` processes; the fake model answers at once; {s['jobs']} jobs in"
         " the library",
         f"baseline: {s['noop']:,} no-op jobs enqueued at once, {s['workers']} `rq worker"
-        " --worker-class rq.SimpleWorker` processes, same Redis; before and after the turns",
+        " --worker-class rq.SimpleWorker` processes, same Redis; before the first round and"
+        " after each",
         f"Redis PING: p50 {report.rtt.p50:.3f} ms, p99 {report.rtt.p99:.3f} ms",
         "",
         f"{'':<22} | {'items':>6} | {'per s':>8} | {'per':>5} | {'span s':>6} |"
@@ -804,7 +852,10 @@ def format_report(report: Report) -> str:
         f" {'bench':>6}   | {'cmds':>6} | {'':>4} |",
         "-" * 120,
     ]
-    for row in (report.turns, report.burst, report.noop_before, report.noop_after):
+    rows = [report.noops[0]]
+    for turns, noop in zip(report.rounds, report.noops[1:], strict=True):
+        rows += [turns, noop]
+    for row in [*rows, report.burst]:
         per_job = f"{row.per_job:>5.2f}" if row.rq_jobs else f"{1:>5.2f}"
         lines.append(
             f"{row.label:<22} | {row.items:>6,} | {row.per_s:>8,.1f} | {per_job} |"
@@ -815,10 +866,13 @@ def format_report(report: Report) -> str:
     ratio = report.ratio
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     turns, noop = report.turns, report.noop_before
+    median = report.median_round + 1
     lines += [
         "",
-        f"ratio: {turns.per_s:,.1f} turns/s ÷ {report.noop_per_s:,.1f} no-op jobs/s (mean of"
-        f" before and after) = {ratio:.3f}",
+        "ratio per round (turns/s ÷ the mean of the no-op runs before and after it): "
+        + ", ".join(f"{r:.3f}" for r in report.ratios),
+        f"ratio: the median round ({median}): {turns.per_s:,.1f} turns/s ÷"
+        f" {report.noop_per_s:,.1f} no-op jobs/s = {ratio:.3f}",
         f"target: turns/s ≥ {TARGET_RATIO} × RQ's no-op jobs/s with the same worker class:"
         f" {verdict} it ({ratio:.3f})",
         f"a turn costs {turns.worker_cpu_ms:.1f} ms of worker CPU (a no-op job"
@@ -834,8 +888,8 @@ def format_report(report: Report) -> str:
         f"checks: {c.exact} of {c.conversations} conversations got exactly one reply per"
         f" message, the model's; {c.missing} replies missing, {c.extra} extra, {c.other_text}"
         f" with other text; {c.model_calls:,} model calls for"
-        f" {turns.items + report.burst.items:,} turns (both loads)")
-    if c.exact != c.conversations or c.model_calls != turns.items + report.burst.items:
+        f" {report.turn_count:,} turns (every load)")
+    if c.exact != c.conversations or c.model_calls != report.turn_count:
         lines.append("!!! not every message got exactly one reply from one model call")
     if report.tasks is not None:
         t = report.tasks
@@ -864,7 +918,7 @@ def format_report(report: Report) -> str:
         lines.append(f"  {mem.process:<12} {mem.pid:>8} {mem.idle_mb:>8.1f} {mem.after_mb:>8.1f}"
                      f" {mem.peak_mb:>8.1f}")
     lines.append(f"  baseline: an idle `rq worker --worker-class rq.SimpleWorker` process (RQ"
-                 f" alone): {report.noop_before.idle_mb:.1f} MB")
+                 f" alone): {report.rq_idle_mb:.1f} MB")
     return "\n".join(lines)
 
 
@@ -873,13 +927,20 @@ def _ratio(a: float, b: float) -> str:
 
 
 def figures(report: Report) -> dict[str, Any]:
-    """The report as JSON, with the rates and the ratio (for bench/run)."""
+    """The report as JSON, with the rates and the ratios; `turns`, `noop_before` and
+    `noop_after` are the median round's (for bench/run)."""
+    def load(row: Load) -> dict[str, Any]:
+        return jsonable(row) | {"per_s": row.per_s, "per_job": row.per_job}
+
     data = jsonable(report)
-    for name in ("turns", "burst", "noop_before", "noop_after"):
-        data[name]["per_s"] = getattr(report, name).per_s
-        data[name]["per_job"] = getattr(report, name).per_job
-    return jsonable(data | {"noop_per_s": report.noop_per_s, "ratio": report.ratio,
-                            "target_ratio": TARGET_RATIO})
+    data["rounds"] = [load(row) for row in report.rounds]
+    data["noops"] = [load(row) for row in report.noops]
+    return jsonable(data | {
+        name: load(getattr(report, name))
+        for name in ("turns", "burst", "noop_before", "noop_after")} | {
+        "noop_per_s": report.noop_per_s, "ratio": report.ratio, "ratios": report.ratios,
+        "median_round": report.median_round + 1, "turn_count": report.turn_count,
+        "target_ratio": TARGET_RATIO})
 
 
 def _count(text: str) -> int:
@@ -907,17 +968,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                              " 0: none)")
     parser.add_argument("--events", type=_count, default=DEFAULT_EVENTS,
                         help=f"signed Slack events to serve (default {DEFAULT_EVENTS}; 0: none)")
+    parser.add_argument("--rounds", type=_count, default=DEFAULT_ROUNDS,
+                        help="end-to-end rounds, each between two no-op runs; the ratio is "
+                             f"the median round's (default {DEFAULT_ROUNDS})")
     parser.add_argument("--settle", type=float, default=DEFAULT_SETTLE_S,
                         help="seconds the processes sit before their idle memory is read "
                              f"(default {DEFAULT_SETTLE_S:g})")
     add_runner_arguments(parser)
     args = parser.parse_args(argv)
-    if min(args.conversations, args.messages, args.workers, args.noop) < 1:
-        parser.error("--conversations, --messages, --workers and --noop must be at least 1")
+    if min(args.conversations, args.messages, args.workers, args.noop, args.rounds) < 1:
+        parser.error("--conversations, --messages, --workers, --noop and --rounds must be at "
+                     "least 1")
     return run_main(args, lambda url: run(
         url, conversations=args.conversations, messages=args.messages, workers=args.workers,
         noop=args.noop, jobs=args.jobs, tasks=args.tasks, events=args.events,
-        settle=args.settle),
+        settle=args.settle, rounds=args.rounds),
         format_report, figures)
 
 
