@@ -168,7 +168,6 @@ class TurnLine:
     the next, in one step (one round trip per conversation)."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
         self._take = client.register_script(_TAKE)  # EVALSHA after the first call
         self._finish = client.register_script(_FINISH)
 

@@ -1,5 +1,5 @@
-"""What RQ job functions run with: the agent, a Redis client, and the beats of the
-turns running in this process.
+"""What RQ job functions run with: the agent, a Redis client, the beats of the
+work running in this process, and whether its worker was asked to stop.
 
 RQ calls job functions with their ids only. The worker's entry point builds
 the runtime once and installs it for the worker's thread before working;
