@@ -403,6 +403,12 @@ def _ack_why(data: dict[str, Any], target: dict[str, Any]) -> str:
     fixes.append(f"less CPU per ack (now {num(target['server_cpu_ms'], 2)} ms; the "
                  f"listener's parts above), so that {conc} of them fit in the target: at most "
                  f"{num(data.get('target_p99_ms', 50.0) / conc, 2)} ms each on one core")
+    if base is not None:
+        fixes.append("for Events API deliveries, an ack that only checks the signature and "
+                     "keeps the raw event in Redis (close to the trivial app's "
+                     f"{num(base['server_cpu_ms'], 2)} ms and one round trip), with bolt's "
+                     "dispatch, the dedupe and the turn done from that store after the ack "
+                     "(at least once: ingress already drops a second delivery)")
     return " ".join(said) + " What would reach it: " + "; ".join(fixes) + "."
 
 
