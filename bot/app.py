@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 import redis
 
 from adapters.console import ConsoleSender
-from adapters.discord.sender import DiscordSender
-from adapters.slack.sender import SlackSender
 from bot.commands import Stores
 from bot.delivery import Delivery
 from bot.embeddings import JobVectors, OpenAIEmbedder
@@ -152,9 +150,14 @@ def _openai_client(settings: Settings, base_url: object) -> openai.OpenAI:
 
 
 def _senders(settings: Settings, client: redis.Redis) -> dict[str, Sender]:
+    # A platform's library loads only when its token is set (as openai's, above).
     senders: dict[str, Sender] = {"console": ConsoleSender(client)}
     if settings.slack_bot_token is not None:
+        from adapters.slack.sender import SlackSender
+
         senders["slack"] = SlackSender.from_settings(settings, client)
     if settings.discord_token is not None:
+        from adapters.discord.sender import DiscordSender
+
         senders["discord"] = DiscordSender.from_settings(settings, client)
     return senders
