@@ -382,8 +382,11 @@ def _ack_why(data: dict[str, Any], target: dict[str, Any]) -> str:
                     "the connection (waiting for the GIL and the cores while earlier requests "
                     "of the burst run).")
     if paused is not None:
+        share = ("the co-located workers' share" if paused["latency"]["p99"]
+                 < target["latency"]["p99"] else "no lower: the workers' share is within "
+                 "the noise between bursts")
         said.append(f"With the worker process paused during its bursts the p99 is "
-                    f"{num(paused['latency']['p99'])} ms: the co-located workers' share.")
+                    f"{num(paused['latency']['p99'])} ms: {share}.")
     if niced is not None:
         said.append(f"With the worker at nice 10 (`nice -n 10 chatjobs worker`) it is "
                     f"{num(niced['latency']['p99'])} ms.")
