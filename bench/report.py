@@ -487,7 +487,7 @@ def _burst(data: dict[str, Any]) -> str:
         return ""
     return (f" Back to back: {num(burst['per_s'])} turns/s, {num(burst.get('per_job'), 2)} "
             f"turns per RQ job, ratio {over(burst['per_s'], data['noop_per_s'], 3)} (context "
-            "only: the target is judged on the row above).")
+            "only: the target is judged on the rounds).")
 
 
 def _throughput_why(data: dict[str, Any]) -> str:
