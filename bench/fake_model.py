@@ -161,8 +161,10 @@ def main() -> int:
     port = server.sockets[0].getsockname()[1]
     threading.Thread(target=loop.run_forever, daemon=True).start()
     print(f"http://127.0.0.1:{port}/v1", flush=True)
-    for line in sys.stdin:  # the counters are read between the loop's callbacks: a
-        if line.strip() == "count":  # count is at most a request behind
+    # The tally is read from this thread while the loop's thread counts: a count is at
+    # most the request in hand behind.
+    for line in sys.stdin:
+        if line.strip() == "count":
             print(tally.requests, flush=True)
         elif line.strip() == "errors":
             print(json.dumps(tally.errors), flush=True)
