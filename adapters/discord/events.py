@@ -97,8 +97,9 @@ class DiscordInbound:
             return False
         if message.thread and message.mentions_bot:
             self._threads.join(message.thread)
-        accepted = self._ingress.accept(
-            message, contact=self._members.merged(contact) if contact else None)
+        if contact is not None:
+            self._members.save(contact)
+        accepted = self._ingress.accept(message)  # the contact is saved just above
         if accepted:
             log.info("discord message %s in %s taken", message.message_id,
                      message.conversation_id)

@@ -2,9 +2,10 @@
 
 Every message carries its author (a `discord.Member` in a guild, with its
 roles; a `discord.User` in a DM), so a contact costs no API call: it is built
-from the message on the gateway loop (`contact_of`, pure) and merged with the
-stored one on a worker thread (`DiscordMembers.merged`, one Redis read) so
-that what chatjobs keeps about the person (meta, a timezone) is not lost.
+from the message on the gateway loop (`contact_of`, pure) and saved on a worker
+thread merged with the stored one (`DiscordMembers.save`: one read and one
+write, and none while the person's name and role stay the same), so that what
+chatjobs keeps about the person (meta, a timezone) is not lost.
 
 - display name: the server nickname, else the global display name, else the
   username;
@@ -17,6 +18,7 @@ that what chatjobs keeps about the person (meta, a timezone) is not lost.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection
 from datetime import datetime
 
@@ -60,13 +62,39 @@ def contact_of(user: discord.User | discord.Member, *,
                    role=role_of(user))
 
 
+#: People whose contact this process saved lately (the longest unseen is dropped first).
+KNOWN_PEOPLE = 10_000
+
+
 class DiscordMembers:
-    """Contacts of Discord people: what the message tells, plus what chatjobs stored."""
+    """Contacts of Discord people: what the message tells, plus what chatjobs stored.
+
+    Each process remembers what the gateway last told it about the people it
+    saved, so a person's next messages cost no Redis call for their contact
+    until their name or role changes.
+    """
 
     def __init__(self, contacts: ContactStore) -> None:
         self._contacts = contacts
+        #: contact id → what the gateway last told about the person, once stored.
+        self._told: dict[str, Contact] = {}
+        self._lock = threading.Lock()
 
-    def merged(self, contact: Contact) -> Contact:
+    def save(self, contact: Contact) -> None:
+        """Store what the gateway tells about the person, keeping what chatjobs stored
+        (meta, a timezone, the earliest first-seen time); nothing is read or written
+        when it tells what it told this process last time."""
+        with self._lock:
+            told = self._told.pop(contact.id, None)
+        if told is None or told.model_copy(update={"first_seen": contact.first_seen}) \
+                != contact:  # a DM author's first_seen is "now" each time
+            self._contacts.save(self._with_stored(contact))
+        with self._lock:
+            self._told[contact.id] = contact  # re-inserted last: the longest unseen first
+            if len(self._told) > KNOWN_PEOPLE:
+                del self._told[next(iter(self._told))]
+
+    def _with_stored(self, contact: Contact) -> Contact:
         """`contact` with the stored contact's meta and timezone kept (one Redis read)."""
         stored = self._contacts.get(contact.id)
         if stored is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from adapters.discord.split import MAX_CHARS
 from bot.app import App, build_app
 from config.errors import ConfigError
 from config.settings import Settings
+from jobs_store import keys
 from jobs_store.conversations import Session
 from tests.fakes.discord_rest import (
     INTENT_GUILD_MESSAGES,
@@ -281,6 +283,69 @@ def test_a_reply_longer_than_2000_characters_arrives_as_several_messages_in_orde
     assert "\n\n".join(m["content"] for m in sent) == long_reply
     assert [m.get("message_reference", {}).get("message_id") for m in sent] == \
         [str(message.id), None, None, None]
+
+
+def watch_key(redis_url: str, key: str) -> tuple[Callable[[str], None], Callable[[], list[str]]]:
+    """Record, with Redis's MONITOR, the commands on `key` between markers: `mark(name)`
+    starts a stretch; `stop()` gives "name: COMMAND" for each command in each stretch."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    seen: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        stretch = ""
+        with client.monitor() as monitor:
+            ready.set()
+            for entry in monitor.listen():
+                command = entry["command"]
+                if command.startswith("GET watch-mark:"):
+                    stretch = command.removeprefix("GET watch-mark:")
+                    if stretch == "end":
+                        return
+                elif key in command.split():
+                    seen.append(f"{stretch}: {command.split()[0]}")
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    ready.wait(5)
+
+    def mark(name: str) -> None:
+        client.get(f"watch-mark:{name}")
+
+    def stop() -> list[str]:
+        mark("end")
+        thread.join(10)
+        client.close()
+        return seen
+
+    mark("start")
+    return mark, stop
+
+
+def test_a_persons_next_messages_leave_their_contact_alone_until_their_name_changes(
+        stack: Stack, redis_url: str) -> None:
+    async def scenario(gw: Gateway) -> tuple[str, list[str]]:
+        contact_id = f"discord:{gw.guild.id}:{gw.ana.id}"
+        await gw.say(f"<@{gw.bot.id}> first")
+        stored = stack.core.contacts.get(contact_id)
+        assert stored is not None and stored.display_name == "ana_0_nick"
+        # An admin's note on the person, made after their first message.
+        stack.core.contacts.save(stored.model_copy(update={"meta": {"plan": "trial"}}))
+        mark, stop = watch_key(redis_url, keys.contact(contact_id))
+        await gw.say(f"<@{gw.bot.id}> second")
+        await gw.say(f"<@{gw.bot.id}> third")
+        mark("renamed")
+        gw.ana.nick = "Ana B."
+        await gw.say(f"<@{gw.bot.id}> fourth")
+        return contact_id, stop()
+
+    contact_id, commands = stack.drive(scenario)
+
+    assert [c for c in commands if c.startswith("start:")] == [], "same name: no reads"
+    assert {"renamed: GET", "renamed: SET"} <= set(commands), commands
+    contact = stack.core.contacts.get(contact_id)
+    assert contact is not None
+    assert (contact.display_name, contact.meta) == ("Ana B.", {"plan": "trial"})
 
 
 # --- what is answered -----------------------------------------------------------------------
