@@ -219,9 +219,9 @@ def _signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, then handle them as usual.
 
     A signal that raises inside `Popen` (after the fork, before it returns) would
-    leave a server running without the handle that stops it. Python handlers run
-    in the main thread only, so elsewhere (and for a signal whose handler is not
-    Python's) nothing is deferred.
+    leave a server running without the handle that stops it. Signal handlers are
+    set in the main thread only, so elsewhere (and for a signal whose handler was
+    installed outside Python) nothing is deferred.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -4,9 +4,7 @@ a turn whose beats stopped (its worker died) is queued again, once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 from rq import Queue
 
@@ -16,13 +14,6 @@ from workers.turns import STALE_AFTER_S, recover_stale_turns
 
 RUNNING = "console:local:dm-ana:"
 DEAD = "console:local:dm-bo:"
-
-
-@pytest.fixture
-def rq_client(redis_url: str, redis_client: redis.Redis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def test_only_the_turn_whose_beats_stopped_is_queued_again(

@@ -4,9 +4,7 @@ answer them one after another; a runner is queued only when the line needs one."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 from rq import Queue
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
@@ -24,13 +22,6 @@ from workers.queues import (
 from workers.runtime import STALE_AFTER_S
 
 ANA, BEN, CAROL = (f"console:local:dm-{name}:" for name in ("ana", "ben", "carol"))
-
-
-@pytest.fixture
-def rq_client(redis_url: str, redis_client: redis.Redis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def workers_listening(client: redis.Redis, count: int) -> None:
