@@ -315,6 +315,8 @@ class Probe:
         self._gc_started: list[tuple[float, float]] = []
         #: Listener runs bolt queued on its thread pool and not finished yet (ack first).
         self.pending: set[Any] = set()
+        #: Events kept in the app's inbox and not handled yet (0 without one).
+        self.inbox_waiting: Callable[[], int] = lambda: 0
         gc.callbacks.append(self._gc)
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
@@ -343,10 +345,11 @@ class Probe:
         self.gc_pauses = []
 
     def idle(self, timeout: float = 3.0) -> None:
-        """Wait until no handler thread is running (the last ones are still closing) and
-        no listener is queued or running on bolt's pool."""
+        """Wait until no handler thread is running (the last ones are still closing),
+        no listener is queued or running on bolt's pool, and the inbox is empty."""
         deadline = time.monotonic() + timeout
-        while (self._active or self.pending) and time.monotonic() < deadline:
+        while ((self._active or self.pending or self.inbox_waiting())
+               and time.monotonic() < deadline):
             time.sleep(0.005)
 
     def install_server(self, server_class: Any) -> None:
@@ -477,7 +480,11 @@ class ServerRole:
                 self.slack.listener_runner.process_before_response = False
                 # Its CPU after the ack still counts, as the burst's.
                 self.probe.count_pending(self.slack.listener_runner.listener_executor)
-            self.server = slack_server.serve_http(self.slack, "127.0.0.1", cfg["port"])
+            self.server = slack_server.serve_http(self.slack, "127.0.0.1", cfg["port"],
+                                                  inbox=self.inbox)
+            if self.inbox is not None:
+                self.inbox.start()
+                self._closers.insert(0, self.inbox.stop)
         else:
             self.server = make_server("127.0.0.1", cfg["port"], Probe.wsgi(trivial_app),
                                       server_class=server_class,
@@ -504,6 +511,7 @@ class ServerRole:
 
         from adapters.slack.app import SlackDeps, create_app
         from adapters.slack.events import SlackInbound
+        from adapters.slack.inbox import EventInbox
         from adapters.slack.server import SlackWSGI
         from adapters.slack.users import SlackUsers
         from bot.app import build_app
@@ -518,6 +526,10 @@ class ServerRole:
         deps = SlackDeps.build(settings, redis=self.client, ingress=core.ingress,
                                contacts=core.contacts, stores=core.stores)
         self.slack = create_app(settings, deps)
+        self.inbox = None if cfg.get("no_inbox") else EventInbox(
+            self.client, self.slack, signing_secret=SECRET)
+        if self.inbox is not None:
+            self.probe.inbox_waiting = self.inbox.waiting
         SlackWSGI.__call__ = Probe.wsgi(SlackWSGI.__call__)  # type: ignore[method-assign]
         Probe.span(SignatureVerifier, "is_valid", "verify")
         Probe.span(SlackInbound, "handle", "listener", edges=True)

@@ -235,11 +235,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # processes never need them (about 0.4 s and 20 MB).
     from adapters.discord import DiscordDeps, DiscordRunner, create_client
     from adapters.slack.app import SlackDeps, create_app
+    from adapters.slack.inbox import EventInbox
     from adapters.slack.server import serve_http, start_socket_mode
 
     with open_app(settings) as app:
         _log_model(app)
-        server = socket = gateway = None
+        server = socket = gateway = inbox = None
         # Embedded Redis means one machine: answer here too. With REDIS_URL,
         # run `chatjobs worker` processes, as many as the load needs.
         worker = None if settings.redis_url else BackgroundWorker(
@@ -251,7 +252,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 deps = SlackDeps.build(settings, redis=app.client, ingress=app.ingress,
                                        contacts=app.contacts, stores=app.stores)
                 slack = create_app(settings, deps)
-                server = serve_http(slack, args.host, args.port)
+                assert settings.slack_signing_secret is not None  # create_app checked
+                inbox = EventInbox(app.client, slack,
+                                   signing_secret=settings.slack_signing_secret.get_secret_value())
+                server = serve_http(slack, args.host, args.port, inbox=inbox)
+                inbox.start()
                 socket = start_socket_mode(slack, settings) if settings.slack_app_token else None
                 serving.append(f"Slack at http://{args.host}:{server.server_port}/slack/events"
                                + (" and Socket Mode" if socket else ""))
@@ -285,6 +290,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             if server is not None:
                 server.server_close()
+            if inbox is not None:
+                inbox.stop()
             if socket is not None:
                 socket.close()
             if gateway is not None:

@@ -21,6 +21,7 @@ from rq import Queue
 from adapters.console import ConsoleSender
 from adapters.slack.app import SlackDeps, create_app
 from adapters.slack.events import SlackInbound
+from adapters.slack.inbox import EventInbox
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.normalize import conversation_id
 from adapters.slack.sender import SlackSender
@@ -61,6 +62,7 @@ class SlackStack:
     fake: FakeSlackAPI
     secret: str
     url: str = ""
+    inbox: EventInbox | None = None
 
     def send(self, body: str, **headers: Any) -> int:
         """POST a signed (see `signed_headers`) body to /slack/events; the status."""
@@ -82,7 +84,12 @@ class SlackStack:
         return work(self.core)
 
     def drain(self) -> None:
-        """Wait until every listener bolt started has finished (ends the app's listening)."""
+        """Wait (bounded) until every kept event was handled, and every listener bolt
+        started has finished (ends the app's listening)."""
+        deadline = time.monotonic() + WAIT_S
+        while self.inbox is not None and self.inbox.waiting():
+            assert time.monotonic() < deadline, "the inbox never emptied"
+            time.sleep(0.01)
         self.slack.listener_runner.listener_executor.shutdown(wait=True)
 
     def replies(self, conversation: str) -> list[str]:
@@ -99,8 +106,10 @@ def slack_settings(fake: FakeSlackAPI, secret: str, **overrides: Any) -> Setting
 
 @contextlib.contextmanager
 def slack_stack(redis_url: str, client: redis.Redis, fake: FakeSlackAPI, secret: str, *,
-                http: bool = True, **overrides: Any) -> Iterator[SlackStack]:
-    """The core app with the Slack sender, the bolt app, and (with `http`) its server."""
+                http: bool = True, inbox_options: dict[str, Any] | None = None,
+                **overrides: Any) -> Iterator[SlackStack]:
+    """The core app with the Slack sender, the bolt app, and (with `http`) its server and
+    event inbox (`inbox_options`: `EventInbox` keyword arguments)."""
     settings = slack_settings(fake, secret, **overrides)
     rq_client = redis.Redis.from_url(redis_url)
     core = build_app(settings, url=redis_url, client=client, rq_client=rq_client,
@@ -110,9 +119,13 @@ def slack_stack(redis_url: str, client: redis.Redis, fake: FakeSlackAPI, secret:
                            contacts=core.contacts, stores=core.stores)
     stack = SlackStack(core=core, deps=deps, slack=create_app(settings, deps), fake=fake,
                        secret=secret)
-    server = serve_http(stack.slack, "127.0.0.1", 0) if http else None
+    server = None
     thread = None
-    if server is not None:
+    if http:
+        stack.inbox = EventInbox(client, stack.slack, signing_secret=secret,
+                                 **(inbox_options or {}))
+        server = serve_http(stack.slack, "127.0.0.1", 0, inbox=stack.inbox)
+        stack.inbox.start()
         stack.url = f"http://127.0.0.1:{server.server_port}/slack/events"
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
@@ -123,6 +136,8 @@ def slack_stack(redis_url: str, client: redis.Redis, fake: FakeSlackAPI, secret:
             server.shutdown()
             server.server_close()
             thread.join(timeout=WAIT_S)
+        if stack.inbox is not None:
+            stack.inbox.stop()
         stack.slack.listener_runner.listener_executor.shutdown(wait=True)
         rq_client.close()
 
