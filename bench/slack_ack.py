@@ -2,7 +2,7 @@
 
     python bench/slack_ack.py [--concurrency 50] [--rounds 4] [--cold-rounds 2]
                               [--workers 50] [--model-seconds 2] [--processes 1,2]
-                              [--variants paused,niced,no_freeze,ack_first,switch] [--flush]
+                              [--variants paused,niced,no_freeze,no_inbox,switch] [--flush]
                               [--json PATH]
 
 The issue's question: *does Slack get its 200 in milliseconds while the model
@@ -13,9 +13,11 @@ Every piece runs for real, in its own process, as in production HTTP mode:
 
 - **server**: the bolt app (`bot.app.build_app` + `SlackDeps.build` +
   `create_app`, with `auth.test` answered by the fake Slack Web API) served by
-  `adapters.slack.server.serve_http` on 127.0.0.1, a thread of a process of its
-  own. With 2 processes both bind the same port with SO_REUSEPORT (the kernel
-  spreads connections between them): the "several serve processes behind a
+  `adapters.slack.server.serve_http` with its `EventInbox` on 127.0.0.1, a
+  thread of a process of its own: each event is acked once kept in the inbox,
+  and handled (bolt's listener, ingress, the turn queued) after. With 2
+  processes both bind the same port with SO_REUSEPORT (the kernel spreads
+  connections between them): the "several serve processes behind a
   load balancer" layout, without a balancer hop;
 - **baseline**: the same server class and request handler
   (`PooledWSGIServer`, `_QuietHandler`) serving a trivial WSGI app that
@@ -125,6 +127,8 @@ class Phase:
     machine_busy: float
     #: Per request: client stamps joined with the server's (see `parts`).
     rows: list[dict[str, float]] = field(default_factory=list)
+    #: Per event handled from the inbox after its ack: ms from kept to handled.
+    handled: Stats = field(default_factory=Stats.empty)
     per_process: list[int] = field(default_factory=list)
     gc_longest_ms: float = 0.0
     gc_count: int = 0
@@ -135,9 +139,17 @@ class Phase:
     gc_full_cpu_ms: float = 0.0
 
     @property
+    def ack_cpu_ms(self) -> float:
+        """The handler threads' own CPU per request (ms): the ack's, without the work the
+        inbox does after it."""
+        cpu = [(r["c_done"] - r["c_thread"]) * 1000 for r in self.rows
+               if "c_done" in r and "c_thread" in r]
+        return sum(cpu) / len(cpu) if cpu else math.nan
+
+    @property
     def floor_ms(self) -> float:
-        """A burst's CPU per process: with one GIL each, its last ack can't come sooner."""
-        return self.concurrency * self.server_cpu_ms / self.processes
+        """A burst's ack CPU per process: with one GIL each, its last ack can't come sooner."""
+        return self.concurrency * self.ack_cpu_ms / self.processes
 
     @property
     def throughput(self) -> float:
@@ -298,11 +310,11 @@ class Probe:
 
     Patches (class attributes, in the server process only): the server's
     `get_request` (accepted) and `process_request_thread` (handler thread
-    start/end, thread CPU), the WSGI app's `__call__`, and for the bolt app
-    `SignatureVerifier.is_valid`, `SlackInbound.handle`, `SlackUsers.contact`,
-    `Ingress.accept`, `ConversationStore.append_user`, `RQTurnQueue.schedule`,
-    plus a count of Redis round trips (commands sent at once, and pipelines).
-    Each wrapper costs about a microsecond.
+    start/end, thread CPU), the WSGI app's `__call__`, and for the slack app
+    `SignatureVerifier.is_valid`, `Redis.xadd` and `EventInbox.take` on the
+    handler threads, plus a count of Redis round trips (commands sent at once,
+    and pipelines); and `EventInbox._handle` on the lanes: how long after it
+    was kept each event was handled. Each wrapper costs about a microsecond.
     """
 
     def __init__(self) -> None:
@@ -313,10 +325,11 @@ class Probe:
         #: (generation, wall ms, CPU ms) of every collection in this process.
         self.gc_pauses: list[tuple[int, float, float]] = []
         self._gc_started: list[tuple[float, float]] = []
-        #: Listener runs bolt queued on its thread pool and not finished yet (ack first).
-        self.pending: set[Any] = set()
         #: Events kept in the app's inbox and not handled yet (0 without one).
         self.inbox_waiting: Callable[[], int] = lambda: 0
+        #: Per event handled from the inbox: ms from kept (XADD) to handled.
+        self.handled: list[float] = []
+        self._handling = 0
         gc.callbacks.append(self._gc)
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
@@ -327,28 +340,35 @@ class Probe:
             self.gc_pauses.append((info["generation"], (time.perf_counter() - wall) * 1000,
                                    (time.thread_time() - cpu) * 1000))
 
-    def count_pending(self, executor: Any) -> None:
-        """Track what is submitted to `executor`, so `idle` also waits for it."""
-        submit = executor.submit
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            future = submit(*args, **kwargs)
-            self.pending.add(future)
-            future.add_done_callback(self.pending.discard)
-            return future
-
-        executor.submit = counted
-
     def reset(self) -> None:
         with self._lock:
             self.records = []
+            self.handled = []
         self.gc_pauses = []
 
+    def time_handling(self, inbox_class: Any) -> None:
+        """Record, per event, how long after it was kept (its stream id's ms: Redis's
+        clock, the same machine's) the lanes had handled it."""
+        probe, handle = self, inbox_class._handle
+
+        def timed(inbox: Any, entry_id: str, *args: Any) -> None:
+            with probe._lock:
+                probe._handling += 1
+            try:
+                handle(inbox, entry_id, *args)
+            finally:
+                kept_ms = int(entry_id.split("-")[0])
+                with probe._lock:
+                    probe.handled.append(time.time() * 1000 - kept_ms)
+                    probe._handling -= 1
+
+        inbox_class._handle = timed
+
     def idle(self, timeout: float = 3.0) -> None:
-        """Wait until no handler thread is running (the last ones are still closing),
-        no listener is queued or running on bolt's pool, and the inbox is empty."""
+        """Wait until no handler thread is running (the last ones are still closing)
+        and the inbox is empty and done handling."""
         deadline = time.monotonic() + timeout
-        while ((self._active or self.pending or self.inbox_waiting())
+        while ((self._active or self._handling or self.inbox_waiting())
                and time.monotonic() < deadline):
             time.sleep(0.005)
 
@@ -397,21 +417,15 @@ class Probe:
         return timed
 
     @staticmethod
-    def span(cls: type, name: str, key: str, *, edges: bool = False) -> None:
+    def span(cls: type, name: str, key: str) -> None:
         """Add the wall and thread-CPU time of `cls.name` to the request's `key` and
-        `key_cpu` (ms); or, with `edges`, stamp its start and end (`key`, `key_end`)."""
+        `key_cpu` (ms)."""
         original = getattr(cls, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             record = getattr(_local, "record", None)
             if record is None:
                 return original(*args, **kwargs)
-            if edges:
-                _stamp(record, key)
-                try:
-                    return original(*args, **kwargs)
-                finally:
-                    _stamp(record, key + "_end")
             start, cpu = time.monotonic(), time.thread_time()
             try:
                 return original(*args, **kwargs)
@@ -475,11 +489,6 @@ class ServerRole:
         self._closers: list[Callable[[], None]] = [self.client.close]
         if cfg["app"] == "slack":
             self._build_slack(cfg)
-            if cfg.get("ack_first"):
-                # bolt's default: ack, then run the listener on its thread pool.
-                self.slack.listener_runner.process_before_response = False
-                # Its CPU after the ack still counts, as the burst's.
-                self.probe.count_pending(self.slack.listener_runner.listener_executor)
             self.server = slack_server.serve_http(self.slack, "127.0.0.1", cfg["port"],
                                                   inbox=self.inbox)
             if self.inbox is not None:
@@ -510,14 +519,10 @@ class ServerRole:
         from slack_sdk.signature import SignatureVerifier
 
         from adapters.slack.app import SlackDeps, create_app
-        from adapters.slack.events import SlackInbound
+        from adapters.slack import inbox as inbox_module
         from adapters.slack.inbox import EventInbox
         from adapters.slack.server import SlackWSGI
-        from adapters.slack.users import SlackUsers
         from bot.app import build_app
-        from bot.ingress import Ingress
-        from jobs_store import ConversationStore
-        from workers.queues import RQTurnQueue
 
         settings = settings_of(cfg)
         rq_client = redis.Redis.from_url(cfg["redis_url"])
@@ -526,17 +531,20 @@ class ServerRole:
         deps = SlackDeps.build(settings, redis=self.client, ingress=core.ingress,
                                contacts=core.contacts, stores=core.stores)
         self.slack = create_app(settings, deps)
+        # Each setup (row) has an inbox of its own, shared by its processes only: the
+        # serve processes of one deployment share one; here the other rows' would
+        # otherwise handle its events, on their CPU.
+        inbox_module.INBOX_KEY = f"{inbox_module.INBOX_KEY}:{cfg['setup']}"
+        # The "no_inbox" variant: bolt verifies and runs the listener before the 200.
         self.inbox = None if cfg.get("no_inbox") else EventInbox(
             self.client, self.slack, signing_secret=SECRET)
         if self.inbox is not None:
             self.probe.inbox_waiting = self.inbox.waiting
         SlackWSGI.__call__ = Probe.wsgi(SlackWSGI.__call__)  # type: ignore[method-assign]
         Probe.span(SignatureVerifier, "is_valid", "verify")
-        Probe.span(SlackInbound, "handle", "listener", edges=True)
-        Probe.span(SlackUsers, "contact", "contact")
-        Probe.span(Ingress, "accept", "ingress")
-        Probe.span(ConversationStore, "append_user", "append")
-        Probe.span(RQTurnQueue, "schedule", "schedule")
+        Probe.span(EventInbox, "take", "inbox")
+        Probe.span(redis.Redis, "xadd", "xadd")
+        self.probe.time_handling(EventInbox)
         Probe.count_redis()
 
     def cmd_rtt(self, n: int) -> list[float]:
@@ -563,7 +571,8 @@ class ServerRole:
         self.probe.idle()
         pauses = self.probe.gc_pauses
         full = [(wall, cpu) for generation, wall, cpu in pauses if generation == 2]
-        return {"records": self.probe.records, "cpu_ms": (_cpu_s() - self._cpu0) * 1000,
+        return {"records": self.probe.records, "handled": self.probe.handled,
+                "cpu_ms": (_cpu_s() - self._cpu0) * 1000,
                 "gc_count": len(pauses),
                 "gc_longest_ms": max((wall for _, wall, _ in pauses), default=0.0),
                 "gc_full": len(full),
@@ -694,7 +703,7 @@ VARIANTS = {
     "paused": "worker paused",          # SIGSTOP on the worker process during its bursts
     "niced": "worker at nice 10",       # the worker process reniced to 10 during its bursts
     "no_freeze": "no gc.freeze()",      # serve's gc.freeze() after start-up left out
-    "ack_first": "ack, then listener",  # bolt's default process_before_response=False
+    "no_inbox": "no inbox: bolt acks",  # bolt verifies, runs the listener, then the 200
     "switch": "GIL switch 0.5 ms",      # sys.setswitchinterval(0.0005) (default 5 ms)
 }
 
@@ -736,7 +745,7 @@ class Config:
             elapsed_s=self.elapsed_s, server_cpu_ms=sum(e["cpu_ms"] for e in ends) / n,
             client_cpu_ms=self.client_cpu_ms / n,
             machine_busy=self.busy[0] / self.busy[1] * 100 if self.busy[1] else math.nan,
-            rows=rows,
+            rows=rows, handled=Stats.of(ms for e in ends for ms in e["handled"]),
             per_process=[sum(len(e["records"]) for i, e in self.ends if i == index)
                          for index in range(len(self.servers))],
             gc_count=sum(e["gc_count"] for e in ends),
@@ -784,12 +793,14 @@ class Bench:
         """{key: (app, processes, options)} → {key: its server processes}, all started at
         once (their imports take seconds); the processes of one key share its port
         (SO_REUSEPORT), so its later ones start once the first is bound."""
-        firsts = {key: self._spawn("server", app=app, port=0, reuse_port=procs > 1, **options)
+        firsts = {key: self._spawn("server", app=app, port=0, reuse_port=procs > 1, setup=key,
+                                   **options)
                   for key, (app, procs, options) in wanted.items()}
         for child in firsts.values():
             child.ready()
         rest = {key: [self._spawn("server", app=app, port=firsts[key].info["port"],
-                                  reuse_port=True, **options) for _ in range(procs - 1)]
+                                  reuse_port=True, setup=key, **options)
+                      for _ in range(procs - 1)]
                 for key, (app, procs, options) in wanted.items()}
         return {key: [firsts[key], *(child.ready() for child in rest[key])] for key in wanted}
 
@@ -968,7 +979,7 @@ def _rows(bench: Bench, report: Report, *, rounds: int, cold_rounds: int,
         wanted[f"baseline{procs}"] = ("baseline", procs, {})
         wanted[f"slack{procs}"] = ("slack", procs, {})
     if 1 in processes:
-        for variant in ("no_freeze", "ack_first", "switch"):
+        for variant in ("no_freeze", "no_inbox", "switch"):
             if variant in variants:
                 wanted[variant] = ("slack", 1, {variant: True})
     say(f"starting {sum(p for _, p, _ in wanted.values())} server processes…")
@@ -1054,7 +1065,7 @@ Part = tuple[str, int, Callable[[Row], float], Callable[[Row], float]]
 def _parts() -> list[Part]:
     """(name, indent, wall ms, handler-thread CPU ms) per request; indent 0 parts follow
     each other in time, so their means add up to the total's; indent 1 are within the one
-    above. "—" where a part does not apply (the baseline has no listener; the accept loop
+    above. "—" where a part does not apply (the baseline keeps nothing; the accept loop
     and the client are other threads)."""
     nan = math.nan
 
@@ -1064,41 +1075,18 @@ def _parts() -> list[Part]:
     def cpu(a: str, b: str) -> Callable[[Row], float]:
         return wall("c_" + a, "c_" + b)
 
-    def slack(fn: Callable[[Row], float]) -> Callable[[Row], float]:
-        return lambda r: fn(r) if "listener" in r else nan
-
-    def baseline(fn: Callable[[Row], float]) -> Callable[[Row], float]:
-        return lambda r: fn(r) if "listener" not in r else nan
-
-    def key(name: str) -> Callable[[Row], float]:
-        return slack(lambda r: r.get(name, 0.0))
-
-    def minus(total: Callable[[Row], float], *keys: str) -> Callable[[Row], float]:
-        return slack(lambda r: total(r) - sum(r.get(k, 0.0) for k in keys))
+    def kept(name: str) -> Callable[[Row], float]:
+        return lambda r: r.get(name, 0.0) if "inbox" in r else nan
 
     never: Callable[[Row], float] = lambda r: nan  # noqa: E731
     return [
         ("connect → accepted (listen queue, accept loop)", 0, wall("start", "accepted"), never),
         ("accepted → a pool thread runs it", 0, wall("accepted", "thread"), never),
         ("wsgiref: read + parse the request head", 0, wall("thread", "app"), cpu("thread", "app")),
-        ("WSGI app (baseline: read body, answer 200)", 0, baseline(wall("app", "app_end")),
-         baseline(cpu("app", "app_end"))),
-        ("bolt before the listener", 0, slack(wall("app", "listener")),
-         slack(cpu("app", "listener"))),
-        ("signature check (HMAC)", 1, key("verify"), key("verify_cpu")),
-        ("listener: SlackUsers.contact", 0, key("contact"), key("contact_cpu")),
-        ("listener: ingress.accept", 0, key("ingress"), key("ingress_cpu")),
-        ("append_user (one Lua script)", 1, key("append"), key("append_cpu")),
-        ("schedule (in line; RQ enqueue if a runner is needed)", 1, key("schedule"),
-         key("schedule_cpu")),
-        ("the rest", 1,
-         minus(key("ingress"), "append", "schedule"),
-         minus(key("ingress_cpu"), "append_cpu", "schedule_cpu")),
-        ("listener: the rest (normalize, threads.join)", 0,
-         minus(wall("listener", "listener_end"), "contact", "ingress"),
-         minus(cpu("listener", "listener_end"), "contact_cpu", "ingress_cpu")),
-        ("bolt after the listener (the ack)", 0, slack(wall("listener_end", "app_end")),
-         slack(cpu("listener_end", "app_end"))),
+        ("WSGI app: read the body, keep it in the inbox (baseline: answer 200)", 0,
+         wall("app", "app_end"), cpu("app", "app_end")),
+        ("signature check (HMAC)", 1, kept("verify"), kept("verify_cpu")),
+        ("XADD to the inbox (one round trip)", 1, kept("xadd"), kept("xadd_cpu")),
         ("response write, close; client reads it", 0, wall("app_end", "finish"),
          cpu("app_end", "done")),
         ("total (client: connect → 200 read)", 0, wall("start", "finish"), cpu("thread", "done")),
@@ -1121,7 +1109,7 @@ def breakdown(phase: Phase) -> list[PartStats]:
 
 
 def redis_trips(phase: Phase) -> Stats:
-    return Stats.of(r["redis"] for r in phase.rows if "listener" in r and "redis" in r)
+    return Stats.of(r["redis"] for r in phase.rows if "inbox" in r and "redis" in r)
 
 
 # --- printing -----------------------------------------------------------------------------------
@@ -1148,14 +1136,17 @@ def format_report(report: Report) -> str:
         " burst's turns take one interval: every burst meets the previous one's replies)",
         "baseline: the same PooledWSGIServer and handler serving a trivial WSGI app (read"
         " body, 200 at once), same load, same run; ×base = figure / the baseline's at the same"
-        " concurrency and process count; CPU = server process(es), every thread, ms per request;"
-        " floor = conc × CPU / procs, the ms a burst needs if each process had a core to itself"
-        " (one GIL each: the last ack of a burst can't come sooner); busy = all cores",
+        " concurrency and process count; CPU = server process(es), every thread, ms per request"
+        " (the inbox's handling after the ack included); ack = the handler thread's own CPU per"
+        " request; floor = conc × ack / procs, the ms a burst needs if each process had a core"
+        " to itself (one GIL each: the last ack of a burst can't come sooner); busy = all cores",
+        "variants: no inbox = bolt verifies the event and runs the listener (ingress, the turn"
+        " queued) before its 200, as before the inbox",
         "",
         f"{'server':<40} {'procs':>5} {'conc':>4} {'users':>6} {'reqs':>4} | {'p50 ms':>7}"
-        f" {'p99 ms':>7} {'max ms':>7} | {'req/s':>5} | {'CPU ms':>6} | {'floor':>5} |"
-        f" {'×base p50/p99':>13} | {'busy':>4}",
-        "-" * 131,
+        f" {'p99 ms':>7} {'max ms':>7} | {'req/s':>5} | {'CPU ms':>6} | {'ack':>5} |"
+        f" {'floor':>5} | {'×base p50/p99':>13} | {'busy':>4}",
+        "-" * 139,
     ]
     for p in report.phases:
         base = _find(report, "baseline", p.processes, p.concurrency)
@@ -1167,7 +1158,8 @@ def format_report(report: Report) -> str:
         lines.append(
             f"{p.name:<40} {p.processes:>5} {p.concurrency:>4} {p.users:>6} {p.latency.n:>4} | "
             f"{p.latency.p50:>7.1f} {p.latency.p99:>7.1f} {p.latency.max:>7.1f} | "
-            f"{p.throughput:>5.0f} | {p.server_cpu_ms:>6.2f} | {p.floor_ms:>5.0f} | {ratio} |"
+            f"{p.throughput:>5.0f} | {p.server_cpu_ms:>6.2f} | {p.ack_cpu_ms:>5.2f} |"
+            f" {p.floor_ms:>5.0f} | {ratio} |"
             f" {p.machine_busy:>3.0f}%"
             + (f"  ({bad} not 200: {p.statuses})" if bad else ""))
     lines.append("")
@@ -1180,6 +1172,12 @@ def format_report(report: Report) -> str:
             lines.append(f"target: ack p99 ≤ {TARGET_P99_MS:.0f} ms under {c} concurrent requests,"
                          f" {procs} process{'es' if procs > 1 else ''}: {verdict} it"
                          f" ({slack.latency.p99:.1f} ms)")
+    handled = [p for p in report.phases if p.handled.n]
+    if handled:
+        lines.append("after the ack, kept → handled by the inbox (listener done, turn queued;"
+                     " it waits while acks are in hand), p50 / p99 ms: " + "; ".join(
+                         f"{p.name} {p.processes}p conc {p.concurrency}"
+                         f" {p.handled.p50:.0f} / {p.handled.p99:.0f}" for p in handled))
     r = report.replies
     lines.append(
         f"replies: {r.acked} messages acked; {r.exactly_once} got exactly one reply"
@@ -1277,7 +1275,7 @@ def figures(report: Report) -> dict[str, Any]:
         row = {f.name: jsonable(getattr(p, f.name)) for f in dataclasses.fields(p)
                if f.name != "rows"}
         base = _find(report, "baseline", p.processes, p.concurrency)
-        row |= {"floor_ms": p.floor_ms, "throughput": p.throughput,
+        row |= {"floor_ms": p.floor_ms, "ack_cpu_ms": p.ack_cpu_ms, "throughput": p.throughput,
                 "baseline": jsonable(base.latency) if base is not None else None}
         phases.append(row)
     warm = _find(report, "slack", 1, c, "cached")

@@ -1,7 +1,7 @@
 """Smoke test of bench/slack_ack.py: it runs end to end and produces figures.
 
 Tiny load (3 concurrent requests, one round, a 50 ms model, 2 worker threads;
-two of the variants: the worker paused, and ack first — the gc.freeze() and GIL
+two of the variants: the worker paused, and bolt acking without the inbox — the gc.freeze() and GIL
 switch variants only set a flag each, and every server costs a process start),
 so it is fast; it checks that the figures exist and hang together and that
 every acked message got exactly one reply, never how fast anything is
@@ -25,7 +25,7 @@ def test_a_tiny_run_produces_every_figure(
 ) -> None:
     said: list[str] = []
     report = bench.run(redis_url, concurrency=3, rounds=1, cold_rounds=1, workers=2,
-                       model_s=0.05, processes=(1, 2), variants=("paused", "ack_first"),
+                       model_s=0.05, processes=(1, 2), variants=("paused", "no_inbox"),
                        rtt_samples=20, say=said.append)
 
     rows = {(p.app, p.processes, p.concurrency, p.users, p.variant): p for p in report.phases}
@@ -33,7 +33,7 @@ def test_a_tiny_run_produces_every_figure(
         ("baseline", 1, 1, "-", ""), ("baseline", 1, 3, "-", ""),
         ("slack", 1, 1, "cached", ""), ("slack", 1, 3, "cached", ""),
         ("slack", 1, 3, "cold", ""), ("slack", 1, 3, "cached", "paused"),
-        ("slack", 1, 3, "cached", "ack_first"),
+        ("slack", 1, 3, "cached", "no_inbox"),
         ("baseline", 2, 3, "-", ""), ("slack", 2, 3, "cached", ""),
     }
     for phase in report.phases:
@@ -60,10 +60,12 @@ def test_a_tiny_run_produces_every_figure(
     *parts, total = bench.breakdown(warm)
     top = [p.wall.mean for p in parts if p.indent == 0 and p.wall.n]
     assert total.wall.n == 3 and math.isclose(sum(top), total.wall.mean, rel_tol=1e-6)
-    assert bench.redis_trips(warm).mean > 0
-    cold = bench.breakdown(rows[("slack", 1, 3, "cold", "")])
-    contact = next(p for p in cold if p.name == "listener: SlackUsers.contact")
-    assert contact.wall.n == 3  # users.info ran inside the ack
+    assert bench.redis_trips(warm).mean == 1  # the ack keeps the event: one XADD
+    kept = next(p for p in bench.breakdown(warm) if p.name.startswith("XADD"))
+    assert kept.wall.n == 3
+    # Every event acked from the inbox was handled after its ack, and timed.
+    assert warm.handled.n == 3 and warm.handled.min > 0
+    assert rows[("slack", 1, 3, "cached", "no_inbox")].handled.n == 0
 
     text = bench.format_report(report)
     assert "p99 ms" in text and "×base p50/p99" in text
@@ -75,7 +77,7 @@ def test_a_tiny_run_produces_every_figure(
 def test_options_are_parsed_and_checked(bench: ModuleType) -> None:
     assert bench._processes("1, 2") == (1, 2)
     assert bench._variants("none") == ()
-    assert bench._variants("paused,ack_first") == ("paused", "ack_first")
+    assert bench._variants("paused,no_inbox") == ("paused", "no_inbox")
     with pytest.raises(argparse.ArgumentTypeError, match="positive"):
         bench._processes("0")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown"):
