@@ -518,8 +518,8 @@ class ServerRole:
     def _build_slack(self, cfg: dict[str, Any]) -> None:
         from slack_sdk.signature import SignatureVerifier
 
-        from adapters.slack.app import SlackDeps, create_app
         from adapters.slack import inbox as inbox_module
+        from adapters.slack.app import SlackDeps, create_app
         from adapters.slack.inbox import EventInbox
         from adapters.slack.server import SlackWSGI
         from bot.app import build_app

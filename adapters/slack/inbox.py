@@ -65,6 +65,9 @@ READ_AHEAD = 200
 READ_BLOCK_MS = 500
 #: How long an event read from the inbox may wait for a moment without acks in hand.
 DEFER_S = 1.0
+#: Such a moment counts once it has lasted this long: a burst's requests arrive
+#: over a few ms, with short gaps between them that are not its end.
+SETTLE_S = 0.005
 #: Pause after Redis refused or dropped a call, doubling up to `MAX_PAUSE_S`.
 FIRST_PAUSE_S = 0.2
 MAX_PAUSE_S = 5.0
@@ -239,8 +242,7 @@ class EventInbox:
             self._release(entry_id)
 
     def _handle(self, entry_id: str, payload: dict[str, Any], deferred_until: float) -> None:
-        if self._quiet is not None:
-            self._quiet.wait(deferred_until - time.monotonic())
+        self._wait_for_lull(deferred_until)
         try:
             response = self._app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
             if response.status >= 500:
@@ -256,6 +258,16 @@ class EventInbox:
             log.exception("slack event %s (%s) failed", payload.get("event_id"), _kind(payload))
         finally:
             self._release(entry_id)
+
+    def _wait_for_lull(self, until: float) -> None:
+        """Until the server has had no request in hand for `SETTLE_S` (see `defer_to`)."""
+        quiet = self._quiet
+        while quiet is not None and (left := until - time.monotonic()) > 0:
+            if not quiet.wait(left):
+                return
+            time.sleep(SETTLE_S)
+            if quiet.is_set():
+                return
 
     def _release(self, entry_id: str) -> None:
         with self._lock:
