@@ -156,12 +156,14 @@ class TaskScheduler:
             self._queue.enqueue(runs)
 
     def _queue_due(self, now: datetime) -> int:
-        """Queue the claimed runs whose time has come (never one before it), in one go."""
+        """Queue the claimed runs whose time has come (never one before it), in one go.
+        If Redis refuses, they stay claimed, for the next tick (queueing one twice is
+        harmless: the job id is the execution's, and only a queued execution runs)."""
         due = [run for run in self._claimed if run[0] <= now]
         if not due:
             return 0
-        self._claimed = [run for run in self._claimed if run[0] > now]
         self._queue.enqueue({run_id: limit for _, run_id, limit in due})
+        self._claimed = [run for run in self._claimed if run[0] > now]
         log.info("queued %d task runs", len(due))
         return len(due)
 

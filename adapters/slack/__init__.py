@@ -4,6 +4,7 @@
 | --- | --- |
 | `app` | `SlackDeps` (what the adapter works with) and `create_app` (the bolt App) |
 | `server` | `serve_http` (pooled WSGI server for `POST /slack/events`), `start_socket_mode` |
+| `inbox` | `EventInbox`: events acked once kept in Redis, handled after the ack |
 | `events` | which events the agent answers, and handing them to ingress |
 | `normalize` | Slack events → `IncomingMessage`; conversation and message ids |
 | `users` | contacts from `users.info`, cached for a day; the admin check |

@@ -2,7 +2,8 @@
 
 `create_app(settings, deps)` builds one slack-bolt `App` that serves the
 Events API, slash commands and interactivity (HTTP at `POST /slack/events`,
-see `adapters.slack.server`, or Socket Mode). It registers the message
+see `adapters.slack.server`, with events through `adapters.slack.inbox`; or
+Socket Mode). It registers the message
 listeners of `adapters.slack.events` and, when `adapters.slack.commands`
 exists, its `register_commands(app, deps)` (slash commands, Block Kit, modals).
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis import Redis
@@ -34,11 +34,6 @@ from config.settings import Settings
 from jobs_store import ContactStore
 
 log = logging.getLogger(__name__)
-
-#: Threads running message listeners after the ack (bolt's default is 5). Each
-#: takes a few Redis calls (plus users.info once a day per person); more threads
-#: mostly compete with the acks for the GIL during bursts.
-LISTENER_THREADS = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,12 +92,11 @@ def create_app(settings: Settings, deps: SlackDeps) -> App:
             token=settings.slack_bot_token.get_secret_value(),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             client=deps.web,
-            # Ack events only once ingress has kept the message (a few ms): if
-            # Redis is down, Slack gets an error and retries, instead of a 200
-            # for a message we lost.
+            # Run listeners before the response: over Socket Mode an event is
+            # acked only once ingress kept it (if Redis is down, Slack retries
+            # instead of getting an ack for a message we lost), and the event
+            # inbox learns from the status whether an event was handled.
             process_before_response=True,
-            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
-                                                 thread_name_prefix="slack-listener"),
         )
     except BoltError as exc:  # auth.test refused the token
         raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused it ({exc})") from exc

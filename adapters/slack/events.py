@@ -6,10 +6,11 @@ messages inside an open session window (`Ingress.in_session`). Never the bot's o
 other bots' messages, edits, deletions, joins or other subtypes (see
 `normalize.person_message`).
 
-The app sets `process_before_response=True`: Slack gets its 200 only once
-ingress has kept the message (a few milliseconds; a users.info call when a
-person is not cached yet), so if Redis is down Slack retries instead of
-getting a 200 for a lost message. Ingress queues the turn for the workers.
+In HTTP mode the listeners run after Slack's 200, from the event inbox
+(`adapters.slack.inbox`: the event is kept in Redis first, so nothing acked
+is lost). Over Socket Mode the app's `process_before_response=True` acks only
+once ingress has kept the message, so if Redis is down Slack retries instead of
+getting an ack for a lost message. Ingress queues the turn for the workers.
 
 An @mention in a channel arrives twice (`app_mention` and `message.channels`,
 with different event ids) and a Slack retry arrives again with the same

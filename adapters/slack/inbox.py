@@ -16,9 +16,15 @@ inline, as before: their answer is the response.
   left behind by a process that stopped or died is claimed by any serve
   process after `CLAIM_IDLE_S`. Handling an event twice is harmless: ingress
   drops a message it has seen, as it drops Slack's own retries.
-- In order per channel: the events of one channel go to one lane (a thread)
-  and are handled one after another; other channels' events meanwhile run on
-  the other lanes, so one slow users.info call holds up only its own lane.
+- In order per channel: in a process, the events of one channel go to one
+  lane (a thread) and are handled one after another; other channels' events
+  meanwhile run on the other lanes, so one slow users.info call holds up only
+  its own lane. (With several serve processes, each reads its share, so two
+  events of a channel that arrive together may be handled at once, as two
+  deliveries could be before the inbox.)
+- Acks first: in a process serving HTTP, the lanes wait while the server has a
+  request in hand (up to `DEFER_S`), so a burst is acked before its events are
+  handled: with one GIL, the handling would otherwise slow every ack down.
 - An event bolt fails on `MAX_ATTEMPTS` times is logged (event id, type,
   team) and moved to `cj:slack:inbox:failed` (the latest 1,000), no longer
   retried; an operator can read it there (`XRANGE`).
