@@ -197,7 +197,7 @@ class EventInbox:
         """Hand new events to the lanes; how many there were."""
         try:
             answer: Any = self._redis.xreadgroup(GROUP, self.name, {INBOX_KEY: ">"},
-                                            count=READ_AHEAD, block=READ_BLOCK_MS)
+                                                 count=READ_AHEAD, block=READ_BLOCK_MS)
         except ResponseError as exc:
             if "NOGROUP" in str(exc):  # Redis lost the group (flushed, restarted empty)
                 return 0
@@ -217,8 +217,8 @@ class EventInbox:
         for entry_id, tries in stuck:
             if tries >= self._max_attempts:
                 self._give_up(entry_id, None, f"failed {tries} times")
-        retry: list[str | bytes | int | memoryview] = [
-            entry_id for entry_id, tries in stuck if tries < self._max_attempts]
+        retry: list[Any] = [entry_id for entry_id, tries in stuck
+                            if tries < self._max_attempts]
         if retry:
             claimed: Any = self._redis.xclaim(INBOX_KEY, GROUP, self.name,
                                               self._claim_idle_ms, retry)

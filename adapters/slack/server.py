@@ -135,10 +135,11 @@ class SlackWSGI:
         if path == HEALTH_PATH and method == "GET":
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok"]
-        if (self._inbox is not None and path == EVENTS_PATH and method == "POST"
+        inbox = self._inbox
+        if (inbox is not None and path == EVENTS_PATH and method == "POST"
                 and str(environ.get("CONTENT_TYPE", "")).startswith("application/json")):
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            status = self._keep(body, environ)
+            status = _keep(inbox, body, environ)
             if status is not None:
                 start_response(_STATUS[status], [("Content-Type", "application/json"),
                                                  ("Content-Length", str(len(_BODY[status])))])
@@ -146,15 +147,15 @@ class SlackWSGI:
             environ["wsgi.input"] = io.BytesIO(body)  # bolt reads it again
         return self._bolt(environ, start_response)
 
-    def _keep(self, body: bytes, environ: WSGIEnvironment) -> int | None:
-        assert self._inbox is not None
-        try:
-            return self._inbox.take(body, timestamp=environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP",
-                                                                "0"),
-                                    signature=environ.get("HTTP_X_SLACK_SIGNATURE", ""))
-        except RedisError as exc:
-            log.warning("slack event not kept, Slack will send it again: Redis %s", exc)
-            return 500
+
+def _keep(inbox: EventInbox, body: bytes, environ: WSGIEnvironment) -> int | None:
+    """The inbox's answer to a delivery (see `EventInbox.take`); 500 if Redis failed."""
+    try:
+        return inbox.take(body, timestamp=environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0"),
+                          signature=environ.get("HTTP_X_SLACK_SIGNATURE", ""))
+    except RedisError as exc:
+        log.warning("slack event not kept, Slack will send it again: Redis %s", exc)
+        return 500
 
 
 _STATUS = {200: "200 OK", 401: "401 Unauthorized", 500: "500 Internal Server Error"}

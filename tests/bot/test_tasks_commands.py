@@ -216,7 +216,7 @@ def test_delete(run: Runner, stores: Stores, redis_client: redis.Redis) -> None:
     ("contact=discord:123456789012345678 channel=discord:123456789012345679",
      "channel: give a contact or a channel, not both"),
     ("bot=nobody", "No bot named 'nobody'"),
-    ("meta.k=" + "v" * 501, "meta: meta.k: at most 500 characters"),
+    ("meta.k=" + "v" * 501, "meta.k: at most 500 characters"),
     (" ".join(f"meta.k{i}=v" for i in range(51)), "meta: at most 50 fields (you gave 51)"),
     ("name=" + "x" * 101, "name: at most 100 characters (you gave 101)"),
     ("frequency=daily", "frequency: /tasks create does not take this field"),
