@@ -332,7 +332,8 @@ def slack_ack(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
               *([("After the ack, kept → handled by the inbox (listener done, turn queued; "
                   "handling waits while acks are in hand), p50 / p99: " + "; ".join(
                       f"{p['name']}{' (cold users)' if p['users'] == 'cold' else ''}, "
-                      f"conc {p['concurrency']}: {num(p['handled']['p50'], 0)} / "
+                      f"{_processes(p['processes'])}conc {p['concurrency']}: "
+                      f"{num(p['handled']['p50'], 0)} / "
                       f"{num(p['handled']['p99'], 0)} ms" for p in handled) + ".")]
                 if handled else []),
               f"Replies: {r.get('acked', 0)} messages acked, {r.get('exactly_once', 0)} got "
@@ -349,6 +350,10 @@ def slack_ack(data: dict[str, Any] | None) -> tuple[list[str], list[Target]]:
     if not met:
         result.why = _ack_why(data, target)
     return lines, [result]
+
+
+def _processes(n: int) -> str:
+    return f"{n} processes, " if n > 1 else ""
 
 
 def _phase(data: dict[str, Any], app: str, procs: int, conc: int,
