@@ -56,6 +56,8 @@ SKIP: Final = "skip"
 
 #: Seconds one request of a check may take.
 TIMEOUT_S = 5.0
+#: The oldest Redis chatjobs works with (the embedded server is 6.2).
+MIN_REDIS = (6, 2)
 
 if TYPE_CHECKING:
     import openai
@@ -196,6 +198,11 @@ def _probe_redis(url: str, where: str, *, timeout: float, shared: bool) -> Check
         client.close()
     version = info.get("redis_version", "version unknown")
     detail = f"{where} (Redis {version}), round trip {round_trip_ms:.1f} ms"
+    if _older(str(version), MIN_REDIS):
+        return Check("Redis", FAIL, f"{detail}; chatjobs needs Redis "
+                                    f"{'.'.join(map(str, MIN_REDIS))} or newer (ZADD GT, XPENDING "
+                                    "IDLE) — upgrade it, or unset REDIS_URL to use the "
+                                    "embedded one")
     advice = []
     if shared and info.get("aof_enabled") == 0:
         advice.append("appendonly is no, so a restart loses the last writes — turn on AOF: "
@@ -207,6 +214,15 @@ def _probe_redis(url: str, where: str, *, timeout: float, shared: bool) -> Check
     if advice:
         return Check("Redis", WARN, f"{detail}; " + "; ".join(advice))
     return Check("Redis", OK, detail)
+
+
+def _older(version: str, minimum: tuple[int, ...]) -> bool:
+    """Whether a "6.0.9"-style version is below `minimum` (False when it can't be read)."""
+    try:
+        numbers = tuple(int(part) for part in version.split(".")[:len(minimum)])
+    except ValueError:
+        return False
+    return numbers < minimum
 
 
 # --- model and embeddings --------------------------------------------------------------------

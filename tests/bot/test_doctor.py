@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
+import socketserver
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +167,45 @@ def test_a_redis_url_server_without_aof_is_a_warning_saying_to_turn_it_on(
     assert check.status == WARN, check
     assert "turn on AOF: appendonly yes" in check.detail
     assert "(Redis " in check.detail
+
+
+class _OldRedis(socketserver.StreamRequestHandler):
+    """A Redis 6.0 as the client sees it: HELLO, PING and INFO answered, anything else
+    refused."""
+
+    def handle(self) -> None:
+        while True:
+            head = self.rfile.readline()
+            if not head.startswith(b"*"):
+                return
+            words = []
+            for _ in range(int(head[1:])):
+                size = int(self.rfile.readline()[1:])
+                words.append(self.rfile.read(size + 2)[:-2].upper())
+            if words[0] == b"HELLO":  # RESP3, as redis-py asks for it
+                self.wfile.write(b"%3\r\n+server\r\n+redis\r\n+version\r\n+6.0.16\r\n"
+                                 b"+proto\r\n:3\r\n")
+            elif words[0] == b"PING":
+                self.wfile.write(b"+PONG\r\n")
+            elif words[0] == b"INFO":
+                info = b"# Server\r\nredis_version:6.0.16\r\naof_enabled:1\r\n"
+                self.wfile.write(b"$%d\r\n%s\r\n" % (len(info), info))
+            else:
+                self.wfile.write(b"-ERR unknown command\r\n")
+
+
+def test_a_redis_older_than_6_2_fails_saying_what_to_do() -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OldRedis) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        try:
+            url = f"redis://127.0.0.1:{server.server_address[1]}/0"
+            check = doctor.check_redis(make_settings(redis_url=url), timeout=2)
+        finally:
+            server.shutdown()
+    assert check.status == FAIL, check
+    assert "Redis 6.0.16" in check.detail and "needs Redis 6.2 or newer" in check.detail
+    assert "upgrade it" in check.detail
 
 
 # --- model and embeddings --------------------------------------------------------------------
