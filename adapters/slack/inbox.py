@@ -167,9 +167,12 @@ class EventInbox:
     def _run(self) -> None:
         pause = FIRST_PAUSE_S
         claimed_at = 0.0
+        grouped = False
         while not self._stop.is_set():
             try:
-                self._ensure_group()
+                if not grouped:
+                    self._ensure_group()
+                    grouped = True
                 now = time.monotonic()
                 if now - claimed_at >= self._claim_every_s:
                     claimed_at = now
@@ -178,6 +181,9 @@ class EventInbox:
                     self._quiet.wait(self._defer_s)  # no backlog: wake up after a burst's acks
                 pause = FIRST_PAUSE_S
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    grouped = False  # Redis lost the group (flushed, or restarted empty)
+                    continue
                 log.warning("slack inbox: Redis call failed (%s); trying again in %.1f s",
                             exc, pause)
                 self._stop.wait(pause)
@@ -195,13 +201,8 @@ class EventInbox:
 
     def _read(self) -> int:
         """Hand new events to the lanes; how many there were."""
-        try:
-            answer: Any = self._redis.xreadgroup(GROUP, self.name, {INBOX_KEY: ">"},
-                                                 count=READ_AHEAD, block=READ_BLOCK_MS)
-        except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # Redis lost the group (flushed, restarted empty)
-                return 0
-            raise
+        answer: Any = self._redis.xreadgroup(GROUP, self.name, {INBOX_KEY: ">"},
+                                             count=READ_AHEAD, block=READ_BLOCK_MS)
         entries = [entry for _, stream in answer or [] for entry in stream]
         for entry_id, fields in entries:
             self._submit(entry_id, fields)

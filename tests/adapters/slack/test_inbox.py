@@ -182,3 +182,11 @@ def test_a_stopped_process_leaves_no_consumer_name_behind(stack: SlackStack) -> 
     assert other.name in names()  # it joined the group with its first event
     other.stop()
     assert other.name not in names()
+
+
+def test_after_redis_lost_the_inbox_new_events_are_still_answered(stack: SlackStack) -> None:
+    assert stack.send(event_body(dm_message("first", user="U1"))) == 200
+    stack.received("slack:T1:D1:")
+    stack.core.client.flushdb()  # as a Redis restarted without its data
+    assert stack.send(event_body(dm_message("after", user="U2"))) == 200
+    stack.received("slack:T1:D2:")
