@@ -271,11 +271,7 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
-        name, reason = _field_name(model, field), _reason(error)
-        inner, said, rest = reason.partition(": ")
-        if said and inner.startswith(f"{name}."):  # the validator named the item: meta.plan
-            name, reason = inner, rest
-        raise InvalidInput(name, reason) from None
+        raise InvalidInput(_field_name(model, field), _reason(error)) from None
 
 
 def _field_name(model: type[BaseModel], field: str) -> str:

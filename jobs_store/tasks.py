@@ -163,12 +163,13 @@ class Task(BaseModel):
         if len(value) > MAX_META_FIELDS:
             raise ValueError(f"at most {MAX_META_FIELDS} fields (you gave {len(value)})")
         for key, item in value.items():
+            # InvalidInput is not a ValueError: pydantic lets it through, naming the item.
             if not _META_KEY.match(key):
-                raise ValueError(f"meta.{key[:50]}: a key is 1–{META_KEY_MAX} letters, digits, "
-                                 "_ or -")
+                raise InvalidInput(f"meta.{key[:50]}", f"a key is 1–{META_KEY_MAX} letters, "
+                                                       "digits, _ or -")
             if len(item) > META_VALUE_MAX:
-                raise ValueError(f"meta.{key}: at most {META_VALUE_MAX} characters "
-                                 f"(you gave {len(item):,})")
+                raise InvalidInput(f"meta.{key}", f"at most {META_VALUE_MAX} characters "
+                                                  f"(you gave {len(item):,})")
         return value
 
     @model_validator(mode="after")
