@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.adapters.slack.test_events_http import slack_stack
+from tests.adapters.slack.stack import slack_stack
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_requests import dm_message, event_body
 from tests.faults.conftest import OwnRedis

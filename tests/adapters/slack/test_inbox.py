@@ -10,23 +10,25 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from adapters.slack.inbox import FAILED_KEY, GROUP, INBOX_KEY, EventInbox
 from adapters.slack.server import serve_http
-from tests.adapters.slack.test_events_http import SlackStack, slack_stack
+from tests.adapters.slack.stack import SlackStack, slack_stack
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_requests import dm_message, event_body, event_callback, post, signed_headers
+from tests.fakes.slack_requests import dm_message, event_body, post, signed_headers
 
 QUICK_CLAIMS = {"claim_idle_s": 0.2, "claim_every_s": 0.05}
 
 
 @pytest.fixture
 def quick_stack(redis_url: str, redis_client: redis.Redis, fake_slack: FakeSlackAPI,
-                slack_secret: str) -> Any:
+                slack_secret: str) -> Iterator[SlackStack]:
     """A stack whose inbox takes over stuck events after 0.2 s, and gives up after 3 tries."""
     with slack_stack(redis_url, redis_client, fake_slack, slack_secret,
                      inbox_options=QUICK_CLAIMS | {"max_attempts": 3}) as running:
@@ -112,11 +114,10 @@ def test_an_event_that_keeps_failing_is_tried_three_times_then_set_aside_and_log
         raise RuntimeError("listener bug")
 
     quick_stack.slack.event("reaction_added")(broken)
-    payload = event_callback({"type": "reaction_added", "user": "U1", "reaction": "tada",
-                              "item": {"type": "message", "channel": "C1", "ts": "1.2"},
-                              "event_ts": "1.3"})
+    reaction = {"type": "reaction_added", "user": "U1", "reaction": "tada",
+                "item": {"type": "message", "channel": "C1", "ts": "1.2"}, "event_ts": "1.3"}
     with caplog.at_level(logging.ERROR, logger="adapters.slack.inbox"):
-        assert quick_stack.send(event_body(payload["event"], event_id="EvBROKEN")) == 200
+        assert quick_stack.send(event_body(reaction, event_id="EvBROKEN")) == 200
         quick_stack.drain()
 
     assert calls == ["EvBROKEN"] * 3
@@ -151,9 +152,8 @@ def test_events_wait_while_a_request_is_in_hand(redis_url: str, redis_client: re
                                                  slack_secret: str) -> None:
     with slack_stack(redis_url, redis_client, fake_slack, slack_secret,
                      inbox_options={"defer_s": 30}) as stack:
-        port = int(stack.url.split(":")[2].split("/")[0])
-        slow = socket.create_connection(("127.0.0.1", port))  # a request still arriving
-        slow.sendall(b"POST /slack/ev")
+        slow = socket.create_connection(("127.0.0.1", urlsplit(stack.url).port or 80))
+        slow.sendall(b"POST /slack/ev")  # a request still arriving: one in hand
         try:
             assert stack.send(event_body(dm_message("hi", user="U1"))) == 200
             time.sleep(0.3)
@@ -161,13 +161,6 @@ def test_events_wait_while_a_request_is_in_hand(redis_url: str, redis_client: re
         finally:
             slow.close()
         stack.received("slack:T1:D1:")  # handled once the server has nothing in hand
-
-
-@pytest.fixture
-def stack(redis_url: str, redis_client: redis.Redis, fake_slack: FakeSlackAPI,
-          slack_secret: str) -> Any:
-    with slack_stack(redis_url, redis_client, fake_slack, slack_secret) as running:
-        yield running
 
 
 def test_a_stopped_process_leaves_no_consumer_name_behind(stack: SlackStack) -> None:

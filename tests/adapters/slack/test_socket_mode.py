@@ -11,7 +11,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from adapters.slack.normalize import conversation_id
 from adapters.slack.server import start_socket_mode
 from config.errors import ConfigError
-from tests.adapters.slack.test_events_http import SlackStack, slack_settings, slack_stack
+from tests.adapters.slack.stack import SlackStack, slack_settings, slack_stack
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_fixtures import APP_TOKEN
 from tests.fakes.slack_requests import app_mention, channel_message, event_callback
