@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +15,6 @@ from jobs_store.executions import Execution
 from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 from tests.helpers import Clock
 from tests.integration.agent_helpers import AppFactory, Chat, admin, work
-from workers.executions import RQExecutionQueue
 from workers.queues import TASKS, TURNS
 from workers.scheduler import LOOKAHEAD_S, TaskScheduler
 
@@ -175,46 +174,6 @@ def test_a_queued_run_whose_job_was_lost_is_queued_again(apps: AppFactory,
     ana = Chat(app)
     work(app, (TURNS, TASKS))
     assert ana.next_reply() == "Say hello."
-
-
-class RefusesOnce:
-    """The `tasks` queue with Redis going away for one call: the first enqueue fails."""
-
-    def __init__(self, queue: RQExecutionQueue) -> None:
-        self._queue = queue
-        self.refused = 0
-
-    def enqueue(self, runs: Mapping[str, float]) -> None:
-        if not self.refused:
-            self.refused += 1
-            raise redis.ConnectionError("Connection closed by server.")
-        self._queue.enqueue(runs)
-
-    def lost(self, execution_ids: Sequence[str]) -> list[str]:
-        return self._queue.lost(execution_ids)
-
-    def discard(self, execution_id: str) -> None:
-        self._queue.discard(execution_id)
-
-
-def test_a_run_redis_refused_to_queue_at_its_time_is_queued_at_the_next_tick(
-        apps: AppFactory, clock: Clock) -> None:
-    app = clocked(apps, clock)
-    task_id = create(app, "Blip")
-    stores = app.stores
-    assert stores.tasks is not None and stores.executions is not None
-    queue = RefusesOnce(RQExecutionQueue(app.rq_client))
-    made = TaskScheduler(client=app.client, tasks=stores.tasks, executions=stores.executions,
-                         queue=queue, clock=clock)
-    clock.now = START.replace(hour=9) - timedelta(seconds=1)
-    made.tick()  # claimed ahead, due in a second
-    clock.advance(seconds=1)
-    with pytest.raises(redis.ConnectionError):
-        made.tick()  # due now; Redis goes away as it is queued
-    assert queue.refused == 1 and queued(app) == []
-    made.tick()  # Redis is back: not left to the lost-job sweep, 30 s later
-    [run] = runs(app, task_id)
-    assert queued(app) == [run.id]
 
 
 def test_cancelling_one_execution_leaves_the_others(apps: AppFactory, clock: Clock) -> None:
