@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_answer
-from tests.fakes.openai_server import Reply, ToolCall
+from tests.fakes.openai_server import chat_completion
 
 CHAT_PATH = b"/v1/chat/completions"
 
@@ -74,24 +74,14 @@ class LeanModel(asyncio.Protocol):
             return _http(404, b'{"error": {"message": "not found"}}')
         self._tally.requests += 1
         try:
-            answer = self._answer(json.loads(body))
+            answer = chat_completion(self._answer(json.loads(body)), self._next_id)
         except Exception as exc:
             self._tally.errors.append(repr(exc))
             return _http(500, b'{"error": {"message": "fake model failed"}}')
-        if isinstance(answer, Reply):
-            message: dict[str, object] = {"role": "assistant", "content": answer.text}
-            finish = "stop"
-        else:
-            assert isinstance(answer, ToolCall)
-            message = {"role": "assistant", "content": None, "tool_calls": [{
-                "id": f"call_{self._tally.requests}", "type": "function",
-                "function": {"name": answer.name, "arguments": json.dumps(answer.arguments)}}]}
-            finish = "tool_calls"
-        return _http(200, json.dumps({
-            "id": f"chatcmpl-{self._tally.requests}", "object": "chat.completion",
-            "created": 0, "model": "fake-model",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        }).encode())
+        return _http(200, json.dumps(answer).encode())
+
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}{self._tally.requests}"
 
 
 def _content_length(head: bytes) -> int:

@@ -245,27 +245,8 @@ class FakeOpenAI(LocalServer):
             return f"{prefix}{self._ids}"
 
     def _completion(self, body: dict[str, Any], item: Response | None) -> dict[str, Any]:
-        item = Reply(item) if isinstance(item, str) else item
-        item = ToolCalls((item,)) if isinstance(item, ToolCall) else item
-        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-        if isinstance(item, Reply):
-            message["content"], finish = item.text, item.finish_reason
-        elif isinstance(item, ToolCalls):
-            message["content"], finish = item.text, "tool_calls"
-            message["tool_calls"] = [{
-                "id": call.id or self._next_id("call_"), "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments
-                             if isinstance(call.arguments, str) else json.dumps(call.arguments)},
-            } for call in item.calls]
-        else:
-            raise TypeError(f"not a chat response: {item!r}")
-        prompt, completion = _words(body.get("messages")), _words(message)  # rough "tokens"
-        return {"id": self._next_id("chatcmpl-"), "object": "chat.completion",
-                "created": int(time.time()), "model": body.get("model", "fake-model"),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish,
-                             "logprobs": None}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                          "total_tokens": prompt + completion}}
+        return chat_completion(item, self._next_id, model=body.get("model", "fake-model"),
+                               prompt_tokens=_words(body.get("messages")))
 
     def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         texts = body.get("input")
@@ -283,6 +264,36 @@ class FakeOpenAI(LocalServer):
         usage = {"prompt_tokens": _words(texts), "total_tokens": _words(texts)}
         return 200, {"object": "list", "data": data,
                      "model": body.get("model", "fake-embedding"), "usage": usage}, {}
+
+
+def chat_completion(item: Response | None, next_id: Callable[[str], str], *,
+                    model: str = "fake-model",
+                    prompt_tokens: int | None = None) -> dict[str, Any]:
+    """The chat completion body answering with `item` (a reply's text or tool calls);
+    `next_id(prefix)` numbers the ids. With `prompt_tokens`, a `usage` (rough tokens)."""
+    item = Reply(item) if isinstance(item, str) else item
+    item = ToolCalls((item,)) if isinstance(item, ToolCall) else item
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    if isinstance(item, Reply):
+        message["content"], finish = item.text, item.finish_reason
+    elif isinstance(item, ToolCalls):
+        message["content"], finish = item.text, "tool_calls"
+        message["tool_calls"] = [{
+            "id": call.id or next_id("call_"), "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments
+                         if isinstance(call.arguments, str) else json.dumps(call.arguments)},
+        } for call in item.calls]
+    else:
+        raise TypeError(f"not a chat response: {item!r}")
+    answer = {"id": next_id("chatcmpl-"), "object": "chat.completion",
+              "created": int(time.time()), "model": model,
+              "choices": [{"index": 0, "message": message, "finish_reason": finish,
+                           "logprobs": None}]}
+    if prompt_tokens is not None:
+        completion = _words(message)
+        answer["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                           "total_tokens": prompt_tokens + completion}
+    return answer
 
 
 def _error(status: int, message: str, *, code: str | None = None,
