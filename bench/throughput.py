@@ -257,7 +257,8 @@ class Report:
     @property
     def median_round(self) -> int:
         """The round whose ratio is the median (the lower middle one if even)."""
-        order = sorted(range(len(self.rounds)), key=lambda i: self.ratios[i])
+        ratios = self.ratios
+        order = sorted(range(len(ratios)), key=ratios.__getitem__)
         return order[(len(order) - 1) // 2]
 
     @property
